@@ -19,8 +19,12 @@ extern const struct mc_policy policy_exact, policy_per_page,
 	policy_count64;
 
 static const struct mc_policy *const builtins[] = {
-	&policy_exact,	  &policy_per_page,		&policy_two_slot_pages,
-	&policy_two_slot, &policy_zero_one_two_stopped, &policy_count64,
+	&policy_exact,
+	&policy_per_page,
+	&policy_two_slot_pages,
+	&policy_two_slot,
+	&policy_zero_one_two_stopped,
+	&policy_count64,
 };
 
 const struct mc_policy *const *mc_builtin_policies(uint32_t *nr)
@@ -147,16 +151,15 @@ static int add_policy(struct engine *e, const struct mc_policy *p, char *err,
 	ep->ctx.limit = ep->res.overflow.limit;
 	ep->ctx.first_overflow = ep->res.overflow.first_overflow;
 	for (uint32_t c = 0; c < p->nr_counters; c++) {
-		ep->res.overflow.limit[c] = counter_limit(&p->counters[c],
-							  e->arch);
+		ep->res.overflow.limit[c] =
+			counter_limit(&p->counters[c], e->arch);
 		ep->res.overflow.first_overflow[c] = UINT64_MAX;
 	}
 	return (int)e->nr++;
 }
 
 struct engine *engine_new(const struct mct_header *h,
-			  const struct engine_opts *o, char *err,
-			  size_t errlen)
+			  const struct engine_opts *o, char *err, size_t errlen)
 {
 	struct engine *e = calloc(1, sizeof(*e));
 
@@ -329,20 +332,19 @@ static void settle_partial(struct engine *e, uint32_t folio)
 	e->fflag[folio] = 0;
 }
 
-#define TIMED(e, i, call)                                                  \
-	do {                                                               \
-		if ((e)->sample) {                                         \
-			double t0_ = now_ns();                             \
-			call;                                              \
-			(e)->pol[i].res.cost.sampled_ns +=                 \
-				now_ns() - t0_ - (e)->clock_cost;          \
-		} else {                                                   \
-			call;                                              \
-		}                                                          \
+#define TIMED(e, i, call)                                         \
+	do {                                                      \
+		if ((e)->sample) {                                \
+			double t0_ = now_ns();                    \
+			call;                                     \
+			(e)->pol[i].res.cost.sampled_ns +=        \
+				now_ns() - t0_ - (e)->clock_cost; \
+		} else {                                          \
+			call;                                     \
+		}                                                 \
 	} while (0)
 
-static void on_alloc(struct engine *e, uint32_t folio,
-		     const struct mc_folio *f)
+static void on_alloc(struct engine *e, uint32_t folio, const struct mc_folio *f)
 {
 	uint32_t slot;
 
@@ -369,8 +371,7 @@ static void on_alloc(struct engine *e, uint32_t folio,
 	}
 }
 
-static void on_free(struct engine *e, uint32_t folio,
-		    const struct mc_folio *f)
+static void on_free(struct engine *e, uint32_t folio, const struct mc_folio *f)
 {
 	uint32_t slot = e->fslot[folio];
 
@@ -378,8 +379,9 @@ static void on_free(struct engine *e, uint32_t folio,
 		struct epol *ep = &e->pol[i];
 
 		if (ep->p->release)
-			TIMED(e, i, ep->p->release(state_of(e, i, f->order, slot),
-						   f, &ep->ctx));
+			TIMED(e, i,
+			      ep->p->release(state_of(e, i, f->order, slot), f,
+					     &ep->ctx));
 		absorb(e, i, f, folio);
 		memory_add(ep, -(int64_t)ep->p->meta_bytes(f->order, f->type,
 							   e->arch));
@@ -413,13 +415,15 @@ static void on_prim(void *ctx, const struct world_prim *p)
 			TIMED(e, i, ep->p->add_rmap(st, &f, &p->r, &ep->ctx));
 			break;
 		case W_REMOVE:
-			TIMED(e, i, ep->p->remove_rmap(st, &f, &p->r, &ep->ctx));
+			TIMED(e, i,
+			      ep->p->remove_rmap(st, &f, &p->r, &ep->ctx));
 			break;
 		case W_REF:
 			TIMED(e, i, ep->p->ref(st, &f, p->delta, &ep->ctx));
 			break;
 		case W_PIN:
-			TIMED(e, i, ep->p->pin(st, &f, (int)p->delta, &ep->ctx));
+			TIMED(e, i,
+			      ep->p->pin(st, &f, (int)p->delta, &ep->ctx));
 			break;
 		default:
 			break;
@@ -451,8 +455,8 @@ static void do_cow(struct engine *e, const struct mct_event *ev)
 		bool reuse = true;
 
 		if (!excl)
-			TIMED(e, i, reuse = ep->p->cow_reuse(st, &f, &q,
-							     &ep->ctx));
+			TIMED(e, i,
+			      reuse = ep->p->cow_reuse(st, &f, &q, &ep->ctx));
 		if (i == 0)
 			truth = reuse;
 		r->cow.decisions++;
@@ -461,7 +465,8 @@ static void do_cow(struct engine *e, const struct mct_event *ev)
 		r->cow.copy += !reuse;
 		r->cow.missed_reuse += !reuse && truth;
 		r->cow.unsafe_reuse += reuse && !excl && unsafe;
-		if (ev->expect == MCT_EXPECT_REUSE || ev->expect == MCT_EXPECT_COPY) {
+		if (ev->expect == MCT_EXPECT_REUSE ||
+		    ev->expect == MCT_EXPECT_COPY) {
 			bool k = ev->expect == MCT_EXPECT_REUSE;
 
 			r->cow.kernel_agree += k == reuse;
@@ -469,9 +474,9 @@ static void do_cow(struct engine *e, const struct mct_event *ev)
 		}
 	}
 	/* wp_page_reuse() and friends: the page becomes PageAnonExclusive */
-	outcome = ev->expect == MCT_EXPECT_REUSE ? true :
-		  ev->expect == MCT_EXPECT_COPY  ? false :
-						   truth;
+	outcome = ev->expect == MCT_EXPECT_REUSE  ? true
+		  : ev->expect == MCT_EXPECT_COPY ? false
+						  : truth;
 	if (outcome && folio_is_anon_type(wf->type))
 		world_set_exclusive(e->w, ev->folio, ev->first, level);
 }
@@ -521,9 +526,9 @@ static void stat_one(void *ctx, uint32_t folio, uint64_t first, uint64_t nr,
 	if (wf->type == MC_HUGETLB) /* smaps: Shared/Private_Hugetlb only */
 		return;
 	a->rss += nr * a->e->page_size;
-	a->e->pol[a->i].p->smaps(state_of(a->e, a->i, f.order,
-					  a->e->fslot[folio]),
-				 &f, first, nr, &a->acc);
+	a->e->pol[a->i].p->smaps(
+		state_of(a->e, a->i, f.order, a->e->fslot[folio]), &f, first,
+		nr, &a->acc);
 }
 
 static uint64_t absdiff(int64_t a, int64_t b)

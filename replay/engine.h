@@ -59,7 +59,7 @@ struct engine_opts {
 	const struct mc_policy *const *policies;
 	uint32_t nr_policies;
 	uint32_t sample_shift; /* time one event in 2^shift; 0: every one */
-	bool no_timing;        /* deterministic runs (tests) */
+	bool no_timing;	       /* deterministic runs (tests) */
 };
 
 struct engine;

@@ -38,38 +38,42 @@ enum mc_level { MC_PTE, MC_PMD, MC_PUD };
 /* A folio, as a policy may know it.  Fixed for the folio's lifetime. */
 struct mc_folio {
 	uint64_t nr_pages;  /* folio_nr_pages() */
-	uint32_t order;     /* folio_order() */
-	uint32_t type;      /* enum mc_ftype */
+	uint32_t order;	    /* folio_order() */
+	uint32_t type;	    /* enum mc_ftype */
 	uint32_t pmd_order; /* HPAGE_PMD_ORDER of the traced machine */
-	uint32_t arch;      /* 64 or 32: widths of the kernel's fields */
+	uint32_t arch;	    /* 64 or 32: widths of the kernel's fields */
 };
 
-/* add_rmap()/remove_rmap() flags */
-#define MC_RMAP_NEW  0x1 /* folio_add_new_anon_rmap(): first map, whole folio */
-#define MC_RMAP_DUP  0x2 /* fork: folio_try_dup_anon_rmap_*(), __folio_dup_file_rmap() */
-#define MC_RMAP_EXCL 0x4 /* RMAP_EXCLUSIVE */
+/*
+ * add_rmap()/remove_rmap() flags.  NEW: folio_add_new_anon_rmap(), the first
+ * map of a whole anon folio.  DUP: fork, folio_try_dup_anon_rmap_*() or
+ * __folio_dup_file_rmap().  EXCL: RMAP_EXCLUSIVE.
+ */
+#define MC_RMAP_NEW  0x1
+#define MC_RMAP_DUP  0x2
+#define MC_RMAP_EXCL 0x4
 
 /* One rmap operation: nr pages from first, mapped at level by one MM. */
 struct mc_rmap {
 	uint64_t first, nr; /* pages; a PMD/PUD covers one aligned part */
-	uint32_t mm_id;     /* mm->mm_id, from an IDA over [1, MM_ID_MAX] */
-	uint8_t level;      /* enum mc_level */
-	uint8_t flags;      /* MC_RMAP_* */
+	uint32_t mm_id;	    /* mm->mm_id, from an IDA over [1, MM_ID_MAX] */
+	uint8_t level;	    /* enum mc_level */
+	uint8_t flags;	    /* MC_RMAP_* */
 };
 
 /* A write fault on a present, write-protected, !PageAnonExclusive page. */
 struct mc_fault {
-	uint64_t page;   /* index in the folio */
-	uint32_t mm_id;  /* the faulting MM */
-	uint8_t level;   /* how that MM maps the page */
+	uint64_t page;	/* index in the folio */
+	uint32_t mm_id; /* the faulting MM */
+	uint8_t level;	/* how that MM maps the page */
 };
 
 /* smaps accumulator (fs/proc/task_mmu.c): PSS in bytes << MC_PSS_SHIFT */
 #define MC_PSS_SHIFT 12
 struct mc_smaps {
-	uint64_t pss;        /* fixed point, like mss->pss */
-	uint64_t uss;        /* bytes accounted private */
-	uint64_t page_size;  /* bytes per page */
+	uint64_t pss;	    /* fixed point, like mss->pss */
+	uint64_t uss;	    /* bytes accounted private */
+	uint64_t page_size; /* bytes per page */
 };
 
 /*
@@ -92,22 +96,22 @@ struct mc_counter_decl {
 struct mc_ctx {
 	/* modelled cost of the kernel code path */
 	uint64_t words_written; /* metadata words stored */
-	uint64_t atomics;       /* atomic RMW operations and lock acquisitions */
+	uint64_t atomics; /* atomic RMW operations and lock acquisitions */
 	/* memory statistics deltas, in pages (__folio_mod_stat()) */
-	int64_t nr_mapped;      /* NR_ANON_MAPPED or NR_FILE_MAPPED */
-	int64_t nr_pmdmapped;   /* NR_ANON_THPS, NR_{SHMEM,FILE}_PMDMAPPED */
+	int64_t nr_mapped;    /* NR_ANON_MAPPED or NR_FILE_MAPPED */
+	int64_t nr_pmdmapped; /* NR_ANON_THPS, NR_{SHMEM,FILE}_PMDMAPPED */
 	/* remove_rmap(): the kernel would queue a deferred split */
 	bool partially_mapped;
 	/* metadata the policy allocates beyond state_size (bytes, +/-) */
 	int64_t dyn_bytes;
 	/* engine internals */
 	uint32_t arch;
-	uint64_t event;           /* index of the current event */
-	int64_t *peak;            /* per declared counter */
+	uint64_t event; /* index of the current event */
+	int64_t *peak;	/* per declared counter */
 	int64_t *limit;
 	uint64_t *first_overflow; /* UINT64_MAX: never */
 	uint64_t overflow_events; /* events with a counter beyond its limit */
-	uint64_t last_overflow;   /* 1 + index of the last such event */
+	uint64_t last_overflow;	  /* 1 + index of the last such event */
 };
 
 static inline void mc_counter(struct mc_ctx *c, unsigned int idx, int64_t val)
@@ -131,7 +135,7 @@ struct mc_field {
 };
 
 struct mc_policy {
-	uint32_t abi;        /* MC_POLICY_ABI */
+	uint32_t abi;	     /* MC_POLICY_ABI */
 	uint32_t version;    /* bump when results change (result caches) */
 	const char *name;    /* e.g. "two-slot" */
 	const char *summary; /* one line */

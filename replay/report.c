@@ -10,39 +10,37 @@
 
 static json_t *cow_json(const struct mc_result *r)
 {
-	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
-			 "decisions", U(r->cow.decisions),
-			 "reuse", U(r->cow.reuse),
-			 "copy", U(r->cow.copy),
-			 "missed_reuse", U(r->cow.missed_reuse),
-			 "unsafe_reuse", U(r->cow.unsafe_reuse),
-			 "kernel_agree", U(r->cow.kernel_agree),
-			 "kernel_disagree", U(r->cow.kernel_disagree),
-			 "anon_exclusive", U(r->cow.anon_exclusive));
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "decisions",
+			 U(r->cow.decisions), "reuse", U(r->cow.reuse), "copy",
+			 U(r->cow.copy), "missed_reuse", U(r->cow.missed_reuse),
+			 "unsafe_reuse", U(r->cow.unsafe_reuse), "kernel_agree",
+			 U(r->cow.kernel_agree), "kernel_disagree",
+			 U(r->cow.kernel_disagree), "anon_exclusive",
+			 U(r->cow.anon_exclusive));
 }
 
 static json_t *shared_json(const struct mc_result *r)
 {
-	return json_pack("{s:o,s:o,s:o,s:o,s:o}",
-			 "queries", U(r->shared.queries),
-			 "false_shared", U(r->shared.false_shared),
-			 "false_exclusive", U(r->shared.false_exclusive),
-			 "kernel_agree", U(r->shared.kernel_agree),
-			 "kernel_disagree", U(r->shared.kernel_disagree));
+	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "queries",
+			 U(r->shared.queries), "false_shared",
+			 U(r->shared.false_shared), "false_exclusive",
+			 U(r->shared.false_exclusive), "kernel_agree",
+			 U(r->shared.kernel_agree), "kernel_disagree",
+			 U(r->shared.kernel_disagree));
 }
 
 static json_t *stats_json(const struct mc_result *r)
 {
-	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
-			 "queries", U(r->stats.queries),
-			 "pss_err_max_bytes", U(r->stats.pss_err_max_bytes),
-			 "uss_err_max_bytes", U(r->stats.uss_err_max_bytes),
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "queries",
+			 U(r->stats.queries), "pss_err_max_bytes",
+			 U(r->stats.pss_err_max_bytes), "uss_err_max_bytes",
+			 U(r->stats.uss_err_max_bytes),
 			 "anon_mapped_err_max_bytes",
 			 U(r->stats.anon_mapped_err_max_bytes),
 			 "file_mapped_err_max_bytes",
-			 U(r->stats.file_mapped_err_max_bytes),
-			 "kernel_agree", U(r->stats.kernel_agree),
-			 "kernel_disagree", U(r->stats.kernel_disagree));
+			 U(r->stats.file_mapped_err_max_bytes), "kernel_agree",
+			 U(r->stats.kernel_agree), "kernel_disagree",
+			 U(r->stats.kernel_disagree));
 }
 
 static json_t *memory_json(const struct engine *e, const struct mc_result *r,
@@ -63,8 +61,8 @@ static json_t *memory_json(const struct engine *e, const struct mc_result *r,
 		json_object_set_new(per, key,
 				    U(r->policy->meta_bytes(k, MC_ANON, arch)));
 	}
-	return json_pack("{s:o,s:o}", "metadata_bytes_peak",
-			 U(r->memory.peak), "bytes_per_folio", per);
+	return json_pack("{s:o,s:o}", "metadata_bytes_peak", U(r->memory.peak),
+			 "bytes_per_folio", per);
 }
 
 static json_t *overflow_json(const struct mc_result *r, uint32_t arch)
@@ -79,12 +77,13 @@ static json_t *overflow_json(const struct mc_result *r, uint32_t arch)
 		if (!bits)
 			continue;
 		json_array_append_new(
-			ctrs,
-			json_pack("{s:s,s:o,s:o,s:o,s:o}", "name", d->name,
-				  "bits", U(bits), "peak", U(r->overflow.peak[c]),
-				  "limit", U(r->overflow.limit[c]),
-				  "first_overflow_event",
-				  first == UINT64_MAX ? json_null() : U(first)));
+			ctrs, json_pack("{s:s,s:o,s:o,s:o,s:o}", "name",
+					d->name, "bits", U(bits), "peak",
+					U(r->overflow.peak[c]), "limit",
+					U(r->overflow.limit[c]),
+					"first_overflow_event",
+					first == UINT64_MAX ? json_null()
+							    : U(first)));
 	}
 	return json_pack("{s:o,s:o}", "events", U(r->overflow.events),
 			 "counters", ctrs);
@@ -111,11 +110,10 @@ static json_t *policy_json(const struct engine *e, const struct mc_result *r,
 		U(r->partial.actual), "detected", U(r->partial.detected),
 		"missed", U(r->partial.missed), "false",
 		U(r->partial.false_flags), "observe", "observed",
-		U(r->observe.observed), "agree", U(r->observe.agree),
-		"memory", memory_json(e, r, arch), "overflow",
-		overflow_json(r, arch), "cost", "ns_per_event", ns_per_event(r),
-		"words_written", U(r->cost.words_written), "atomics",
-		U(r->cost.atomics));
+		U(r->observe.observed), "agree", U(r->observe.agree), "memory",
+		memory_json(e, r, arch), "overflow", overflow_json(r, arch),
+		"cost", "ns_per_event", ns_per_event(r), "words_written",
+		U(r->cost.words_written), "atomics", U(r->cost.atomics));
 }
 
 json_t *report_trace_json(const struct engine *e, uint32_t nr_policies,
@@ -124,16 +122,16 @@ json_t *report_trace_json(const struct engine *e, uint32_t nr_policies,
 	json_t *pols = json_array();
 
 	for (uint32_t i = 0; i < nr_policies; i++)
-		json_array_append_new(pols,
-				      policy_json(e, engine_result(e, i), arch));
+		json_array_append_new(
+			pols, policy_json(e, engine_result(e, i), arch));
 	return json_pack("{s:s,s:s,s:o,s:o}", "name", name, "file", file,
 			 "events", U(engine_events(e)), "policies", pols);
 }
 
 json_t *report_json(uint32_t arch, json_t *traces)
 {
-	return json_pack("{s:i,s:o,s:o}", "mapcount_replay", 1, "arch",
-			 U(arch), "traces", traces);
+	return json_pack("{s:i,s:o,s:o}", "mapcount_replay", 1, "arch", U(arch),
+			 "traces", traces);
 }
 
 /* ---- the table ---- */
@@ -154,8 +152,8 @@ static void headroom(char *buf, size_t len, const struct mc_result *r,
 			continue;
 		/* bits to spare: log2(limit / peak) */
 		room = 0;
-		for (double v = (double)peak; v * 2 <= (double)r->overflow.limit[c];
-		     v *= 2)
+		for (double v = (double)peak;
+		     v * 2 <= (double)r->overflow.limit[c]; v *= 2)
 			room++;
 		if (peak > r->overflow.limit[c])
 			room = -1;
@@ -178,7 +176,8 @@ void report_text(FILE *out, const struct engine *e, uint32_t nr_policies,
 	fprintf(out, "%s (%s): %" PRIu64 " events, arch %u\n", name, file,
 		engine_events(e), arch);
 	fprintf(out,
-		"%-15s %8s %6s %6s %6s %6s %6s %6s %7s %9s %9s %7s %10s %-26s %8s\n",
+		"%-15s %8s %6s %6s %6s %6s %6s %6s %7s %9s %9s %7s %10s %-26s "
+		"%8s\n",
 		"policy", "cow", "reuse", "copy", "missed", "UNSAFE", "k-agr",
 		"f-shr", "F-EXCL", "pss-err", "uss-err", "partial", "meta-peak",
 		"tightest counter", "ns/ev");
@@ -190,10 +189,10 @@ void report_text(FILE *out, const struct engine *e, uint32_t nr_policies,
 		snprintf(part, sizeof(part), "%" PRIu64 "/%" PRIu64,
 			 r->partial.detected, r->partial.actual);
 		fprintf(out,
-			"%-15s %8" PRIu64 " %6" PRIu64 " %6" PRIu64
-			" %6" PRIu64 " %6" PRIu64 " %6" PRIu64 " %6" PRIu64
-			" %7" PRIu64 " %9" PRIu64 " %9" PRIu64
-			" %7s %10" PRId64 " %-26s %8.1f\n",
+			"%-15s %8" PRIu64 " %6" PRIu64 " %6" PRIu64 " %6" PRIu64
+			" %6" PRIu64 " %6" PRIu64 " %6" PRIu64 " %7" PRIu64
+			" %9" PRIu64 " %9" PRIu64 " %7s %10" PRId64
+			" %-26s %8.1f\n",
 			r->policy->name, r->cow.decisions, r->cow.reuse,
 			r->cow.copy, r->cow.missed_reuse, r->cow.unsafe_reuse,
 			r->cow.kernel_agree, r->shared.false_shared,

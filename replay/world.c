@@ -21,7 +21,7 @@ struct wrec {
 	uint32_t folio, mm, vma;
 	uint8_t level;
 	uint32_t first, nr; /* units: a run [first, first + nr), or count */
-	uint64_t *bits;     /* non-NULL: the units are this bitmap */
+	uint64_t *bits;	    /* non-NULL: the units are this bitmap */
 	uint32_t mm_prev, mm_next, f_prev, f_next;
 };
 
@@ -55,17 +55,17 @@ static void *xrealloc(void *p, size_t n)
 	return p;
 }
 
-#define GROW(arr, cap, need)                                               \
-	do {                                                               \
-		if ((need) > (cap)) {                                      \
-			size_t c_ = (cap) ? (size_t)(cap) * 2 : 64;        \
-			while (c_ < (need))                                \
-				c_ *= 2;                                   \
-			(arr) = xrealloc((arr), c_ * sizeof(*(arr)));      \
-			memset((arr) + (cap), 0,                           \
-			       (c_ - (cap)) * sizeof(*(arr)));             \
-			(cap) = c_;                                        \
-		}                                                          \
+#define GROW(arr, cap, need)                                          \
+	do {                                                          \
+		if ((need) > (cap)) {                                 \
+			size_t c_ = (cap) ? (size_t)(cap)*2 : 64;     \
+			while (c_ < (need))                           \
+				c_ *= 2;                              \
+			(arr) = xrealloc((arr), c_ * sizeof(*(arr))); \
+			memset((arr) + (cap), 0,                      \
+			       (c_ - (cap)) * sizeof(*(arr)));        \
+			(cap) = c_;                                   \
+		}                                                     \
 	} while (0)
 
 struct world *world_new(const struct mct_header *h)
@@ -230,7 +230,8 @@ static void hash_del(struct world *w, uint32_t *slot)
 			break;
 		r = &w->recs[w->hash[j]];
 		k = rec_hash(r->folio, r->mm, r->vma, r->level) & w->hash_mask;
-		if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
+		if ((j > i && (k <= i || k > j)) ||
+		    (j < i && k <= i && k > j)) {
 			w->hash[i] = w->hash[j];
 			i = j;
 		}
@@ -239,8 +240,8 @@ static void hash_del(struct world *w, uint32_t *slot)
 	w->hash_used--;
 }
 
-static struct wrec *rec_find(const struct world *w, uint32_t folio,
-			     uint32_t mm, uint32_t vma, uint8_t level)
+static struct wrec *rec_find(const struct world *w, uint32_t folio, uint32_t mm,
+			     uint32_t vma, uint8_t level)
 {
 	uint32_t idx = *rec_slot((struct world *)w, folio, mm, vma, level);
 
@@ -265,9 +266,13 @@ static uint32_t rec_new(struct world *w, uint32_t folio, uint32_t mm,
 		idx = w->nr_recs++;
 	}
 	r = &w->recs[idx];
-	*r = (struct wrec){ .folio = folio, .mm = mm, .vma = vma,
-			    .level = level, .mm_prev = m->last_map,
-			    .mm_next = NIL, .f_prev = f->last_rec,
+	*r = (struct wrec){ .folio = folio,
+			    .mm = mm,
+			    .vma = vma,
+			    .level = level,
+			    .mm_prev = m->last_map,
+			    .mm_next = NIL,
+			    .f_prev = f->last_rec,
 			    .f_next = NIL };
 	if (m->last_map != NIL)
 		w->recs[m->last_map].mm_next = idx;
@@ -319,21 +324,22 @@ static void rec_del(struct world *w, uint32_t idx)
 
 static uint32_t level_shift(const struct world *w, uint8_t level)
 {
-	return level == MC_PMD ? w->page_shift_pmd :
-	       level == MC_PUD ? w->page_shift_pud : 0;
+	return level == MC_PMD	 ? w->page_shift_pmd
+	       : level == MC_PUD ? w->page_shift_pud
+				 : 0;
 }
 
 /* Pages per unit of a record: hugetlb records count pages, whatever the
  * level, since a hugetlb folio is always mapped whole. */
-static uint32_t unit_shift(const struct world *w, uint32_t folio,
-			   uint8_t level)
+static uint32_t unit_shift(const struct world *w, uint32_t folio, uint8_t level)
 {
 	return w->folios[folio].type == MC_HUGETLB ? 0 : level_shift(w, level);
 }
 
 static uint64_t folio_units(const struct world *w, const struct wrec *r)
 {
-	return w->folios[r->folio].nr_pages >> unit_shift(w, r->folio, r->level);
+	return w->folios[r->folio].nr_pages >>
+	       unit_shift(w, r->folio, r->level);
 }
 
 static bool bit_test(const uint64_t *b, uint64_t i)
@@ -362,8 +368,8 @@ static uint64_t rec_count(const struct wrec *r, uint64_t a, uint64_t n)
 		return c;
 	}
 	lo = a > r->first ? a : r->first;
-	hi = a + n < (uint64_t)r->first + r->nr ? a + n :
-						  (uint64_t)r->first + r->nr;
+	hi = a + n < (uint64_t)r->first + r->nr ? a + n
+						: (uint64_t)r->first + r->nr;
 	return hi > lo ? hi - lo : 0;
 }
 
@@ -471,8 +477,10 @@ static void emit_rmap(struct world *w, struct emit *e, enum world_op op,
 	struct world_prim p = { .op = op, .folio = folio, .mm = mm };
 	struct world_folio *f = &w->folios[folio];
 
-	p.r = (struct mc_rmap){ .first = first, .nr = nr,
-				.mm_id = w->mms[mm].mm_id, .level = level,
+	p.r = (struct mc_rmap){ .first = first,
+				.nr = nr,
+				.mm_id = w->mms[mm].mm_id,
+				.level = level,
 				.flags = flags };
 	if (f->type == MC_HUGETLB || level != MC_PTE) {
 		if (op == W_ADD)
@@ -515,8 +523,8 @@ static uint64_t head_of(const struct world *w, const struct world_folio *f,
 	return page >> shift << shift;
 }
 
-bool world_page_exclusive(const struct world *w, uint32_t folio,
-			  uint64_t page, int level)
+bool world_page_exclusive(const struct world *w, uint32_t folio, uint64_t page,
+			  int level)
 {
 	const struct world_folio *f = &w->folios[folio];
 
@@ -556,8 +564,10 @@ static void mm_create(struct world *w, uint32_t mm)
 	if (mm >= w->nr_mms)
 		w->nr_mms = mm + 1;
 	m = &w->mms[mm];
-	*m = (struct world_mm){ .live = true, .ever = true,
-				.mm_id = mm_id_alloc(w), .first_map = NIL,
+	*m = (struct world_mm){ .live = true,
+				.ever = true,
+				.mm_id = mm_id_alloc(w),
+				.first_map = NIL,
 				.last_map = NIL };
 	w->sum.mms++;
 }
@@ -603,8 +613,8 @@ static void split_pmd(struct world *w, struct emit *e, uint32_t recidx,
 	uint32_t idx;
 
 	pte = rec_find(w, r.folio, r.mm, r.vma, MC_PTE);
-	idx = pte ? (uint32_t)(pte - w->recs) :
-		    rec_new(w, r.folio, r.mm, r.vma, MC_PTE);
+	idx = pte ? (uint32_t)(pte - w->recs)
+		  : rec_new(w, r.folio, r.mm, r.vma, MC_PTE);
 	rec_set(w, &w->recs[idx], first, nr);
 	if (excl)
 		bits_assign(f->excl, first, nr, true);
@@ -622,8 +632,8 @@ static void child_map(struct world *w, struct dup_arg *d, const struct wrec *r,
 	struct wrec *c = rec_find(w, r->folio, d->child, r->vma, r->level);
 	uint32_t idx;
 
-	idx = c ? (uint32_t)(c - w->recs) :
-		  rec_new(w, r->folio, d->child, r->vma, r->level);
+	idx = c ? (uint32_t)(c - w->recs)
+		: rec_new(w, r->folio, d->child, r->vma, r->level);
 	rec_set(w, &w->recs[idx], a, n);
 	emit_units(w, d->e, W_ADD, &w->recs[idx], d->child, a, n, MC_RMAP_DUP);
 }
@@ -664,7 +674,8 @@ static void dup_run(struct world *w, const struct wrec *r, uint64_t a,
 				u++;
 				continue;
 			}
-			while (u < a + n && !(d->pinned && bit_test(f->excl, u)))
+			while (u < a + n &&
+			       !(d->pinned && bit_test(f->excl, u)))
 				u++;
 			bits_assign(f->excl, s, u - s, false);
 			child_map(w, d, r, s, u - s);
@@ -683,8 +694,8 @@ static void dup_run(struct world *w, const struct wrec *r, uint64_t a,
 	}
 }
 
-static int do_fork(struct world *w, const struct mct_event *ev,
-		   struct emit *e, char *err, size_t len)
+static int do_fork(struct world *w, const struct mct_event *ev, struct emit *e,
+		   char *err, size_t len)
 {
 	struct dup_arg d = { .e = e, .child = ev->mm2 };
 	uint32_t idx;
@@ -738,8 +749,8 @@ static void zap_run(struct world *w, const struct wrec *r, uint64_t a,
 	emit_units(w, arg, W_REMOVE, r, r->mm, a, n, 0);
 }
 
-static int do_exit(struct world *w, const struct mct_event *ev,
-		   struct emit *e, char *err, size_t len)
+static int do_exit(struct world *w, const struct mct_event *ev, struct emit *e,
+		   char *err, size_t len)
 {
 	struct world_mm *m;
 
@@ -758,8 +769,8 @@ static int do_exit(struct world *w, const struct mct_event *ev,
 	return 0;
 }
 
-static int do_alloc(struct world *w, const struct mct_event *ev,
-		    struct emit *e, char *err, size_t len)
+static int do_alloc(struct world *w, const struct mct_event *ev, struct emit *e,
+		    char *err, size_t len)
 {
 	struct world_folio *f;
 	struct world_prim p = { .op = W_ALLOC, .folio = ev->folio };
@@ -776,9 +787,12 @@ static int do_alloc(struct world *w, const struct mct_event *ev,
 	f = &w->folios[ev->folio];
 	nr = 1ull << ev->order;
 	free(f->excl);
-	*f = (struct world_folio){ .nr_pages = nr, .order = ev->order,
-				   .type = ev->type, .live = true,
-				   .first_rec = NIL, .last_rec = NIL };
+	*f = (struct world_folio){ .nr_pages = nr,
+				   .order = ev->order,
+				   .type = ev->type,
+				   .live = true,
+				   .first_rec = NIL,
+				   .last_rec = NIL };
 	f->excl = xrealloc(NULL, (nr + 63) / 64 * sizeof(uint64_t));
 	memset(f->excl, 0, (nr + 63) / 64 * sizeof(uint64_t));
 	w->sum.folios_by_order[ev->order][ev->type]++;
@@ -786,8 +800,8 @@ static int do_alloc(struct world *w, const struct mct_event *ev,
 	return 0;
 }
 
-static int do_free(struct world *w, const struct mct_event *ev,
-		   struct emit *e, char *err, size_t len)
+static int do_free(struct world *w, const struct mct_event *ev, struct emit *e,
+		   char *err, size_t len)
 {
 	struct world_folio *f;
 	struct world_prim p = { .op = W_FREE, .folio = ev->folio };
@@ -819,7 +833,8 @@ static int rmap_range(struct world *w, const struct mct_event *ev,
 		*nr = f->nr_pages;
 		if (ev->level != MC_PTE && f->order != shift)
 			return fail(err, len,
-				    "%s without a range needs a folio of order %u, not %u",
+				    "%s without a range needs a folio of order "
+				    "%u, not %u",
 				    mct_level_name(ev->level), shift, f->order);
 		return 0;
 	}
@@ -828,17 +843,18 @@ static int rmap_range(struct world *w, const struct mct_event *ev,
 	if (*nr == 0 || *first >= f->nr_pages || *nr > f->nr_pages - *first)
 		return fail(err, len,
 			    "range %llu+%llu is outside the folio (%llu pages)",
-			    (unsigned long long)*first,
-			    (unsigned long long)*nr,
+			    (unsigned long long)*first, (unsigned long long)*nr,
 			    (unsigned long long)f->nr_pages);
 	if (f->type == MC_HUGETLB && (*first || *nr != f->nr_pages))
-		return fail(err, len,
-			    "a hugetlb folio is mapped whole: range must be 0+%llu",
-			    (unsigned long long)f->nr_pages);
+		return fail(
+			err, len,
+			"a hugetlb folio is mapped whole: range must be 0+%llu",
+			(unsigned long long)f->nr_pages);
 	if (ev->level != MC_PTE && f->type != MC_HUGETLB &&
 	    (*nr != 1ull << shift || *first % *nr))
 		return fail(err, len,
-			    "a %s mapping covers one aligned %llu-page part of the folio, not %llu+%llu",
+			    "a %s mapping covers one aligned %llu-page part of "
+			    "the folio, not %llu+%llu",
 			    mct_level_name(ev->level),
 			    (unsigned long long)(1ull << shift),
 			    (unsigned long long)*first,
@@ -857,8 +873,8 @@ static int rmap_common(struct world *w, const struct mct_event *ev,
 	return rmap_range(w, ev, first, nr, err, len);
 }
 
-static int do_map(struct world *w, const struct mct_event *ev,
-		  struct emit *e, char *err, size_t len)
+static int do_map(struct world *w, const struct mct_event *ev, struct emit *e,
+		  char *err, size_t len)
 {
 	struct world_folio *f;
 	uint64_t first, nr, a, n;
@@ -871,21 +887,25 @@ static int do_map(struct world *w, const struct mct_event *ev,
 	f = &w->folios[ev->folio];
 	if ((ev->flags & MCT_F_EXCL) && f->type != MC_ANON &&
 	    f->type != MC_HUGETLB)
-		return fail(err, len, "excl on a %s folio: only anonymous pages are PageAnonExclusive",
+		return fail(err, len,
+			    "excl on a %s folio: only anonymous pages are "
+			    "PageAnonExclusive",
 			    mct_ftype_name(f->type));
 	shift = unit_shift(w, ev->folio, ev->level);
 	a = first >> shift;
 	n = nr >> shift;
 	r = rec_find(w, ev->folio, ev->mm, ev->vma, ev->level);
 	if (r && rec_count(r, a, n))
-		return fail(err, len, "pages %llu+%llu are already mapped there at %s level",
-			    (unsigned long long)first, (unsigned long long)nr,
-			    mct_level_name(ev->level));
+		return fail(
+			err, len,
+			"pages %llu+%llu are already mapped there at %s level",
+			(unsigned long long)first, (unsigned long long)nr,
+			mct_level_name(ev->level));
 
 	if (f->type == MC_ANON && !f->ever_mapped && first == 0 &&
 	    nr == f->nr_pages &&
-	    (f->order == w->page_shift_pmd ? ev->level == MC_PMD :
-					     ev->level == MC_PTE))
+	    (f->order == w->page_shift_pmd ? ev->level == MC_PMD
+					   : ev->level == MC_PTE))
 		flags |= MC_RMAP_NEW;
 	if (ev->flags & MCT_F_EXCL) {
 		flags |= MC_RMAP_EXCL;
@@ -896,12 +916,12 @@ static int do_map(struct world *w, const struct mct_event *ev,
 				    true);
 	} else if (ev->level == MC_PTE && f->type == MC_ANON) {
 		/* Splitting a PMD: the PTEs inherit PageAnonExclusive. */
-		struct wrec *pmd = rec_find(w, ev->folio, ev->mm, ev->vma,
-					    MC_PMD);
+		struct wrec *pmd =
+			rec_find(w, ev->folio, ev->mm, ev->vma, MC_PMD);
 
 		for (uint64_t p = first; pmd && p < first + nr; p++) {
 			uint64_t head = p >> w->page_shift_pmd
-					<< w->page_shift_pmd;
+						     << w->page_shift_pmd;
 
 			if (rec_count(pmd, head >> w->page_shift_pmd, 1) &&
 			    bit_test(f->excl, head))
@@ -909,8 +929,8 @@ static int do_map(struct world *w, const struct mct_event *ev,
 		}
 	}
 
-	idx = r ? (uint32_t)(r - w->recs) :
-		  rec_new(w, ev->folio, ev->mm, ev->vma, ev->level);
+	idx = r ? (uint32_t)(r - w->recs)
+		: rec_new(w, ev->folio, ev->mm, ev->vma, ev->level);
 	r = &w->recs[idx];
 	rec_set(w, r, a, n);
 	f = &w->folios[ev->folio];
@@ -919,8 +939,8 @@ static int do_map(struct world *w, const struct mct_event *ev,
 	return 0;
 }
 
-static int do_unmap(struct world *w, const struct mct_event *ev,
-		    struct emit *e, char *err, size_t len)
+static int do_unmap(struct world *w, const struct mct_event *ev, struct emit *e,
+		    char *err, size_t len)
 {
 	uint64_t first, nr, a, n;
 	uint32_t shift, idx;
@@ -933,9 +953,11 @@ static int do_unmap(struct world *w, const struct mct_event *ev,
 	n = nr >> shift;
 	r = rec_find(w, ev->folio, ev->mm, ev->vma, ev->level);
 	if (!r || rec_count(r, a, n) != n)
-		return fail(err, len, "pages %llu+%llu are not all mapped there at %s level",
-			    (unsigned long long)first, (unsigned long long)nr,
-			    mct_level_name(ev->level));
+		return fail(
+			err, len,
+			"pages %llu+%llu are not all mapped there at %s level",
+			(unsigned long long)first, (unsigned long long)nr,
+			mct_level_name(ev->level));
 	idx = (uint32_t)(r - w->recs);
 	rec_clear(w, r, a, n);
 	emit_units(w, e, W_REMOVE, &w->recs[idx], ev->mm, a, n, 0);
@@ -944,8 +966,8 @@ static int do_unmap(struct world *w, const struct mct_event *ev,
 	return 0;
 }
 
-static int do_ref(struct world *w, const struct mct_event *ev,
-		  struct emit *e, char *err, size_t len)
+static int do_ref(struct world *w, const struct mct_event *ev, struct emit *e,
+		  char *err, size_t len)
 {
 	struct world_folio *f;
 	struct world_prim p = { .folio = ev->folio };
@@ -958,8 +980,10 @@ static int do_ref(struct world *w, const struct mct_event *ev,
 		if (ev->delta == 0)
 			return fail(err, len, "a reference change of 0");
 		if (f->refs + ev->delta < 0)
-			return fail(err, len, "drops %lld references but only %lld are held",
-				    (long long)-ev->delta, (long long)f->refs);
+			return fail(
+				err, len,
+				"drops %lld references but only %lld are held",
+				(long long)-ev->delta, (long long)f->refs);
 		f->refs += ev->delta;
 		p.op = W_REF;
 		p.delta = ev->delta;
@@ -971,7 +995,8 @@ static int do_ref(struct world *w, const struct mct_event *ev,
 		break;
 	default:
 		if (!f->pins)
-			return fail(err, len, "unpin of a folio that is not pinned");
+			return fail(err, len,
+				    "unpin of a folio that is not pinned");
 		f->pins--;
 		p.op = W_PIN;
 		p.delta = -1;
@@ -993,8 +1018,7 @@ int world_page_level(const struct world *w, uint32_t mm, uint32_t folio,
 
 		if (r->mm != mm)
 			continue;
-		if (f->type == MC_HUGETLB ||
-		    rec_count(r, page >> shift, 1)) {
+		if (f->type == MC_HUGETLB || rec_count(r, page >> shift, 1)) {
 			if (r->level == MC_PTE)
 				return 1;
 			if (!best || r->level + 1 < best)
@@ -1012,8 +1036,8 @@ bool world_mapped(const struct world *w, uint32_t mm, uint32_t folio,
 	if (folio >= w->nr_folios || mm >= w->nr_mms)
 		return false;
 	r = rec_find(w, folio, mm, vma, (uint8_t)level);
-	return r && rec_count(r, page >> unit_shift(w, folio, (uint8_t)level),
-			      1);
+	return r &&
+	       rec_count(r, page >> unit_shift(w, folio, (uint8_t)level), 1);
 }
 
 uint64_t world_other_mappings(const struct world *w, uint32_t folio,
@@ -1045,22 +1069,24 @@ static void each_run(struct world *w, const struct wrec *r, uint64_t a,
 	ea->fn(ea->ctx, r->folio, a << shift, n << shift, r->level);
 }
 
-void world_for_each_mapping(const struct world *w, uint32_t mm,
-			    world_map_fn fn, void *ctx)
+void world_for_each_mapping(const struct world *w, uint32_t mm, world_map_fn fn,
+			    void *ctx)
 {
 	struct each_arg ea = { fn, ctx };
 
-	for (uint32_t i = w->mms[mm].first_map; i != NIL; i = w->recs[i].mm_next)
+	for (uint32_t i = w->mms[mm].first_map; i != NIL;
+	     i = w->recs[i].mm_next)
 		rec_runs((struct world *)w, &w->recs[i], each_run, &ea);
 }
 
-static int check_page(struct world *w, uint32_t folio, uint64_t page,
-		      char *err, size_t len)
+static int check_page(struct world *w, uint32_t folio, uint64_t page, char *err,
+		      size_t len)
 {
 	if (need_folio(w, folio, err, len))
 		return -1;
 	if (page >= w->folios[folio].nr_pages)
-		return fail(err, len, "page %llu is outside the folio (%llu pages)",
+		return fail(err, len,
+			    "page %llu is outside the folio (%llu pages)",
 			    (unsigned long long)page,
 			    (unsigned long long)w->folios[folio].nr_pages);
 	return 0;

@@ -15,11 +15,11 @@
 /* A primitive operation, reported to the world's consumer. */
 enum world_op {
 	W_ALLOC,  /* folio */
-	W_FREE,   /* folio */
-	W_ADD,    /* folio mm first nr level flags */
+	W_FREE,	  /* folio */
+	W_ADD,	  /* folio mm first nr level flags */
 	W_REMOVE, /* folio mm first nr level */
-	W_REF,    /* folio delta */
-	W_PIN,    /* folio delta (+1/-1) */
+	W_REF,	  /* folio delta */
+	W_PIN,	  /* folio delta (+1/-1) */
 };
 
 struct world_prim {
@@ -38,11 +38,11 @@ struct world_folio {
 	uint8_t type; /* enum mc_ftype */
 	bool live, ever_mapped;
 	uint64_t mappings; /* page table entries mapping it (PTE=PMD=1) */
-	int64_t refs;      /* ref events: references beyond page tables */
+	int64_t refs;	   /* ref events: references beyond page tables */
 	int64_t pins;
-	uint64_t *excl;    /* PageAnonExclusive, one bit per page */
+	uint64_t *excl;		      /* PageAnonExclusive, one bit per page */
 	uint32_t first_rec, last_rec; /* this folio's mapping records */
-	uint32_t state;    /* engine: index of the per-policy state slot */
+	uint32_t state; /* engine: index of the per-policy state slot */
 };
 
 struct world_mm {
@@ -72,8 +72,8 @@ uint32_t world_nr_mms(const struct world *w);
  * preferred when both, as after a PMD split in progress). */
 int world_page_level(const struct world *w, uint32_t mm, uint32_t folio,
 		     uint64_t page);
-bool world_page_exclusive(const struct world *w, uint32_t folio,
-			  uint64_t page, int level);
+bool world_page_exclusive(const struct world *w, uint32_t folio, uint64_t page,
+			  int level);
 /* wp_page_reuse()/do_huge_pmd_wp_page() reuse: SetPageAnonExclusive() */
 void world_set_exclusive(struct world *w, uint32_t folio, uint64_t page,
 			 int level);
@@ -87,8 +87,8 @@ uint64_t world_other_mappings(const struct world *w, uint32_t folio,
 /* Iterate an MM's mappings: fn(folio, first page, nr pages, level). */
 typedef void (*world_map_fn)(void *ctx, uint32_t folio, uint64_t first,
 			     uint64_t nr, int level);
-void world_for_each_mapping(const struct world *w, uint32_t mm,
-			    world_map_fn fn, void *ctx);
+void world_for_each_mapping(const struct world *w, uint32_t mm, world_map_fn fn,
+			    void *ctx);
 
 /* Counts for `mapcount check`. */
 struct world_summary {

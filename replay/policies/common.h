@@ -80,9 +80,9 @@ static inline void cost(struct mc_ctx *c, uint64_t atomics, uint64_t words)
 #define MM_ID_DUMMY 0
 
 struct mm_id_slots {
-	uint32_t id[2];    /* folio->_mm_id[], MM_ID_DUMMY when free */
-	uint8_t shared;    /* FOLIO_MM_IDS_SHARED_BIT */
-	int64_t count[2];  /* folio->_mm_id_mapcount[], biased: -1 free */
+	uint32_t id[2];	  /* folio->_mm_id[], MM_ID_DUMMY when free */
+	uint8_t shared;	  /* FOLIO_MM_IDS_SHARED_BIT */
+	int64_t count[2]; /* folio->_mm_id_mapcount[], biased: -1 free */
 };
 
 static inline void slots_init(struct mm_id_slots *s)
@@ -104,8 +104,8 @@ static inline int64_t slot_max(uint32_t arch)
  * counter in the policy's declaration.
  */
 static inline int64_t slots_add(struct mm_id_slots *s, int64_t *large,
-				int64_t diff, uint32_t mm_id,
-				struct mc_ctx *c, unsigned int ctr)
+				int64_t diff, uint32_t mm_id, struct mc_ctx *c,
+				unsigned int ctr)
 {
 	int64_t val = *large + diff;
 	int i;
@@ -226,9 +226,8 @@ static inline void smaps_private(struct mc_smaps *acc, uint64_t nr)
  * faulting mapping holds the only reference.  Returns -1 for a PTE-mapped
  * large folio, where kernels differ.
  */
-static inline int cow_common(const struct mc_folio *f,
-			     const struct mc_fault *q, int64_t mapcount,
-			     int64_t refcount)
+static inline int cow_common(const struct mc_folio *f, const struct mc_fault *q,
+			     int64_t mapcount, int64_t refcount)
 {
 	if (!folio_anon(f))
 		return 0;

@@ -20,11 +20,9 @@
 enum { CTR_REFCOUNT, CTR_LARGE, CTR_PAGE, CTR_TOTAL, CTR_SLOT, CTR_PIN };
 
 static const struct mc_counter_decl counters[] = {
-	{ "refcount", 32, 32, 0 },
-	{ "large_mapcount", 64, 64, 1 },
+	{ "refcount", 32, 32, 0 },	     { "large_mapcount", 64, 64, 1 },
 	{ "page_mapcount", 32, 32, 1 }, /* small folios: page->_mapcount */
-	{ "total_mapped_pages", 64, 64, 0 },
-	{ "mm_slot_mapcount", 32, 16, 1 },
+	{ "total_mapped_pages", 64, 64, 0 }, { "mm_slot_mapcount", 32, 16, 1 },
 	{ "pincount", 32, 32, 0 },
 };
 
@@ -32,7 +30,7 @@ struct state {
 	int64_t refcount;
 	int64_t pincount;
 	int64_t mapcount; /* biased: large mapcount, or small page->_mapcount */
-	int64_t total;    /* _total_mapped_pages */
+	int64_t total;	  /* _total_mapped_pages */
 	struct mm_id_slots slots;
 };
 
@@ -131,8 +129,8 @@ static void remove_rmap(void *st, const struct mc_folio *f,
 		if (!m)
 			c->nr_mapped -= (int64_t)f->nr_pages;
 		else
-			c->partially_mapped = s->total &&
-					      s->total < (int64_t)f->nr_pages;
+			c->partially_mapped =
+				s->total && s->total < (int64_t)f->nr_pages;
 	}
 	if (!m)
 		mapped_ref(s, -1, c);
@@ -144,8 +142,7 @@ static void ref(void *st, const struct mc_folio *f, int64_t delta,
 	mapped_ref(st, delta, c);
 }
 
-static void pin(void *st, const struct mc_folio *f, int delta,
-		struct mc_ctx *c)
+static void pin(void *st, const struct mc_folio *f, int delta, struct mc_ctx *c)
 {
 	struct state *s = st;
 

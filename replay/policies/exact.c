@@ -25,7 +25,7 @@
 enum { CTR_REFCOUNT, CTR_MM, CTR_PAGE };
 
 static const struct mc_counter_decl counters[] = {
-	{ "refcount", 32, 32, 0 },   /* the kernel's reference model */
+	{ "refcount", 32, 32, 0 }, /* the kernel's reference model */
 	{ "mm_mapcount", 64, 64, 0 },
 	{ "page_mapcount", 64, 64, 0 },
 };
@@ -36,13 +36,13 @@ struct mm_count {
 };
 
 struct state {
-	int64_t mappings;      /* page table entries: the large mapcount */
-	int64_t refs;          /* ref events */
+	int64_t mappings; /* page table entries: the large mapcount */
+	int64_t refs;	  /* ref events */
 	int64_t pins;
 	uint64_t mapped_pages; /* pages with at least one entry */
 	struct mm_count *mms;  /* MMs mapping the folio; NULL when none */
 	uint32_t nr_mms, cap_mms;
-	uint32_t count[];      /* entries mapping each page */
+	uint32_t count[]; /* entries mapping each page */
 };
 
 /* a (folio, MM) entry: an MM pointer and a count */
@@ -92,8 +92,7 @@ static struct mm_count *mm_find(struct state *s, uint32_t mm_id)
 	return NULL;
 }
 
-static void mm_add(struct state *s, uint32_t mm_id, int64_t n,
-		   struct mc_ctx *c)
+static void mm_add(struct state *s, uint32_t mm_id, int64_t n, struct mc_ctx *c)
 {
 	struct mm_count *m = mm_find(s, mm_id);
 
@@ -165,8 +164,7 @@ static void remove_rmap(void *st, const struct mc_folio *f,
 	s->mapped_pages -= (uint64_t)gone;
 	if (!folio_hugetlb(f)) {
 		c->nr_mapped -= gone;
-		c->partially_mapped = folio_large(f) && gone &&
-				      s->mapped_pages;
+		c->partially_mapped = folio_large(f) && gone && s->mapped_pages;
 	}
 	mm_add(s, r->mm_id, -entries, c);
 	s->mappings -= entries;
@@ -181,8 +179,7 @@ static void ref(void *st, const struct mc_folio *f, int64_t delta,
 	mc_counter(c, CTR_REFCOUNT, refcount(s, f));
 }
 
-static void pin(void *st, const struct mc_folio *f, int delta,
-		struct mc_ctx *c)
+static void pin(void *st, const struct mc_folio *f, int delta, struct mc_ctx *c)
 {
 	struct state *s = st;
 

@@ -12,19 +12,27 @@
 
 #include "common.h"
 
-enum { NPM_CTR_REFCOUNT, NPM_CTR_MAPCOUNT, NPM_CTR_ENTIRE, NPM_CTR_PIN,
-       NPM_NR_CTRS };
+enum {
+	NPM_CTR_REFCOUNT,
+	NPM_CTR_MAPCOUNT,
+	NPM_CTR_ENTIRE,
+	NPM_CTR_PIN,
+	NPM_NR_CTRS
+};
 
-#define NPM_COUNTERS                                                       \
-	{ "refcount", 32, 32, 0 }, { "large_mapcount", 32, 32, 1 },       \
-		{ "entire_mapcount", 32, 32, 1 }, { "pincount", 32, 32, 0 }
+#define NPM_COUNTERS                                                \
+	{ "refcount", 32, 32, 0 }, { "large_mapcount", 32, 32, 1 }, \
+		{ "entire_mapcount", 32, 32, 1 },                   \
+	{                                                           \
+		"pincount", 32, 32, 0                               \
+	}
 
 struct npm_state {
 	int64_t refcount; /* folio->_refcount */
 	int64_t pincount; /* folio->_pincount */
 	int64_t mapcount; /* biased: _large_mapcount, or a small folio's
 			   * page->_mapcount */
-	int64_t entire;   /* folio->_entire_mapcount, biased */
+	int64_t entire;	  /* folio->_entire_mapcount, biased */
 };
 
 /*
@@ -78,8 +86,8 @@ static inline void npm_add(struct npm_state *n, void *st, npm_large_fn add,
 }
 
 static inline void npm_remove(struct npm_state *n, void *st, npm_large_fn sub,
-			      const struct mc_folio *f,
-			      const struct mc_rmap *r, struct mc_ctx *c)
+			      const struct mc_folio *f, const struct mc_rmap *r,
+			      struct mc_ctx *c)
 {
 	int64_t m;
 	bool last;
@@ -96,8 +104,8 @@ static inline void npm_remove(struct npm_state *n, void *st, npm_large_fn sub,
 		if (!m) /* now completely unmapped */
 			c->nr_mapped -= (int64_t)f->nr_pages;
 		else
-			c->partially_mapped = m < (int64_t)f->nr_pages &&
-					      n->entire + 1 == 0;
+			c->partially_mapped =
+				m < (int64_t)f->nr_pages && n->entire + 1 == 0;
 	} else {
 		last = --n->entire < 0;
 		if (last && r->level == MC_PMD)
@@ -113,8 +121,7 @@ static inline void npm_remove(struct npm_state *n, void *st, npm_large_fn sub,
 	cost(c, 1, 1);
 }
 
-static inline void npm_ref(struct npm_state *n, int64_t delta,
-			   struct mc_ctx *c)
+static inline void npm_ref(struct npm_state *n, int64_t delta, struct mc_ctx *c)
 {
 	n->refcount += delta;
 	mc_counter(c, NPM_CTR_REFCOUNT, n->refcount);

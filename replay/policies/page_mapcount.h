@@ -12,7 +12,7 @@
 
 #include "common.h"
 
-#define ENTIRELY_MAPPED	  0x800000
+#define ENTIRELY_MAPPED	   0x800000
 #define FOLIO_PAGES_MAPPED (ENTIRELY_MAPPED - 1)
 
 /* Counters every CONFIG_PAGE_MAPCOUNT policy declares first, in order. */
@@ -25,18 +25,21 @@ enum {
 	PM_NR_CTRS
 };
 
-#define PM_COUNTERS                                                        \
-	{ "refcount", 32, 32, 0 }, { "large_mapcount", 32, 32, 1 },       \
-		{ "entire_mapcount", 32, 32, 1 },                          \
-		{ "page_mapcount", 32, 32, 1 }, { "pincount", 32, 32, 0 }
+#define PM_COUNTERS                                                 \
+	{ "refcount", 32, 32, 0 }, { "large_mapcount", 32, 32, 1 }, \
+		{ "entire_mapcount", 32, 32, 1 },                   \
+		{ "page_mapcount", 32, 32, 1 },                     \
+	{                                                           \
+		"pincount", 32, 32, 0                               \
+	}
 
 struct pm_state {
-	int64_t refcount;        /* folio->_refcount */
-	int64_t pincount;        /* folio->_pincount (large folios) */
-	int64_t large;           /* folio->_large_mapcount, biased */
-	int64_t entire;          /* folio->_entire_mapcount, biased */
+	int64_t refcount;	 /* folio->_refcount */
+	int64_t pincount;	 /* folio->_pincount (large folios) */
+	int64_t large;		 /* folio->_large_mapcount, biased */
+	int64_t entire;		 /* folio->_entire_mapcount, biased */
 	int64_t nr_pages_mapped; /* folio->_nr_pages_mapped */
-	int32_t mapcount[];      /* page->_mapcount of each page, biased */
+	int32_t mapcount[];	 /* page->_mapcount of each page, biased */
 };
 
 static inline size_t pm_size(uint32_t order)
@@ -189,8 +192,7 @@ static inline int64_t pm_remove(struct pm_state *pm, const struct mc_folio *f,
 	return ret;
 }
 
-static inline void pm_ref(struct pm_state *pm, int64_t delta,
-			  struct mc_ctx *c)
+static inline void pm_ref(struct pm_state *pm, int64_t delta, struct mc_ctx *c)
 {
 	pm->refcount += delta;
 	mc_counter(c, PM_CTR_REFCOUNT, pm->refcount);
@@ -211,9 +213,8 @@ static inline void pm_pin(struct pm_state *pm, const struct mc_folio *f,
 }
 
 /* smaps_account() with CONFIG_PAGE_MAPCOUNT */
-static inline void pm_smaps(const struct pm_state *pm,
-			    const struct mc_folio *f, uint64_t first,
-			    uint64_t nr, struct mc_smaps *acc)
+static inline void pm_smaps(const struct pm_state *pm, const struct mc_folio *f,
+			    uint64_t first, uint64_t nr, struct mc_smaps *acc)
 {
 	if (pm->refcount == 1) {
 		smaps_private(acc, nr);

@@ -44,15 +44,15 @@ static size_t meta_bytes(uint32_t order, uint32_t type, uint32_t arch)
 	return 8 + (arch == 32 ? 8 : 16);
 }
 
-static int64_t large_add(void *st, int64_t *large, int64_t diff,
-			 uint32_t mm_id, struct mc_ctx *c)
+static int64_t large_add(void *st, int64_t *large, int64_t diff, uint32_t mm_id,
+			 struct mc_ctx *c)
 {
 	return slots_add(&((struct state *)st)->slots, large, diff, mm_id, c,
 			 CTR_SLOT);
 }
 
-static int64_t large_sub(void *st, int64_t *large, int64_t diff,
-			 uint32_t mm_id, struct mc_ctx *c)
+static int64_t large_sub(void *st, int64_t *large, int64_t diff, uint32_t mm_id,
+			 struct mc_ctx *c)
 {
 	return slots_sub(&((struct state *)st)->slots, large, diff, mm_id, c);
 }
@@ -83,8 +83,7 @@ static void ref(void *st, const struct mc_folio *f, int64_t delta,
 	npm_ref(&((struct state *)st)->n, delta, c);
 }
 
-static void pin(void *st, const struct mc_folio *f, int delta,
-		struct mc_ctx *c)
+static void pin(void *st, const struct mc_folio *f, int delta, struct mc_ctx *c)
 {
 	npm_pin(&((struct state *)st)->n, f, delta, c);
 }
@@ -111,8 +110,7 @@ static bool cow_reuse(void *st, const struct mc_folio *f,
 
 	if (ret >= 0)
 		return ret;
-	return cow_large(s->n.mapcount + 1, s->slots.shared, s->n.refcount,
-			 c);
+	return cow_large(s->n.mapcount + 1, s->slots.shared, s->n.refcount, c);
 }
 
 static uint64_t page_mapcount(const void *st, const struct mc_folio *f,

@@ -85,8 +85,7 @@ static void ref(void *st, const struct mc_folio *f, int64_t delta,
 	pm_ref(&((struct state *)st)->pm, delta, c);
 }
 
-static void pin(void *st, const struct mc_folio *f, int delta,
-		struct mc_ctx *c)
+static void pin(void *st, const struct mc_folio *f, int delta, struct mc_ctx *c)
 {
 	pm_pin(&((struct state *)st)->pm, f, delta, c);
 }

@@ -38,9 +38,9 @@ static const struct mc_counter_decl counters[] = {
 
 struct state {
 	struct npm_state n;
-	uint32_t id[2];   /* the MMs, 0 = free */
+	uint32_t id[2];	  /* the MMs, 0 = free */
 	int64_t count[2]; /* their mappings */
-	uint8_t state;    /* 0, 1, 2: MMs mapping it; or STOPPED */
+	uint8_t state;	  /* 0, 1, 2: MMs mapping it; or STOPPED */
 };
 
 static size_t state_size(uint32_t order)
@@ -56,8 +56,8 @@ static size_t meta_bytes(uint32_t order, uint32_t type, uint32_t arch)
 	return 8 + (arch == 32 ? 8 : 16);
 }
 
-static int64_t large_add(void *st, int64_t *large, int64_t diff,
-			 uint32_t mm_id, struct mc_ctx *c)
+static int64_t large_add(void *st, int64_t *large, int64_t diff, uint32_t mm_id,
+			 struct mc_ctx *c)
 {
 	struct state *s = st;
 	int i;
@@ -93,8 +93,8 @@ static int64_t large_add(void *st, int64_t *large, int64_t diff,
 	return *large + 1;
 }
 
-static int64_t large_sub(void *st, int64_t *large, int64_t diff,
-			 uint32_t mm_id, struct mc_ctx *c)
+static int64_t large_sub(void *st, int64_t *large, int64_t diff, uint32_t mm_id,
+			 struct mc_ctx *c)
 {
 	struct state *s = st;
 
@@ -159,8 +159,7 @@ static void ref(void *st, const struct mc_folio *f, int64_t delta,
 	npm_ref(&((struct state *)st)->n, delta, c);
 }
 
-static void pin(void *st, const struct mc_folio *f, int delta,
-		struct mc_ctx *c)
+static void pin(void *st, const struct mc_folio *f, int delta, struct mc_ctx *c)
 {
 	npm_pin(&((struct state *)st)->n, f, delta, c);
 }

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mapcount - replay kernel folio mapping traces through mapcount policies.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int usage(FILE *out, int status)
+{
+	fputs("usage: mapcount COMMAND [ARGS]\n"
+	      "\n"
+	      "commands:\n"
+	      "  replay [-p POLICY]... [--arch 64|32] [--format text|json] [-o "
+	      "FILE] TRACE...\n"
+	      "                      replay traces through policies, compare "
+	      "with the oracle\n"
+	      "  check TRACE...      parse and validate traces, print a "
+	      "summary\n"
+	      "  convert [--to text|binary|zst] IN OUT\n"
+	      "                      convert between the text and binary "
+	      "encodings\n"
+	      "\n"
+	      "exit status: 0 ok, 1 a check failed, 2 bad usage or bad input\n",
+	      out);
+	return status;
+}
+
+void cli_event_error(const struct mct_reader *r, const char *path,
+		     const struct mct_event *ev, const char *msg)
+{
+	const struct mct_pos *p = mct_pos(r);
+	const char *kind = mct_kind_name(ev->kind);
+
+	if (mct_encoding(r) == MCT_ENC_TEXT)
+		fprintf(stderr, "%s:%llu:%llu: %s: %s\n", path,
+			(unsigned long long)p->line, (unsigned long long)p->col,
+			kind, msg);
+	else
+		fprintf(stderr, "%s: byte %llu: %s: %s\n", path,
+			(unsigned long long)p->offset, kind, msg);
+}
+
+const char *cli_trace_name(const struct mct_reader *r, const char *path,
+			   char *buf, size_t len)
+{
+	const struct mct_header *h = mct_header(r);
+	const char *base = strrchr(path, '/');
+	char *dot;
+
+	if (h->name)
+		return h->name;
+	snprintf(buf, len, "%s", base ? base + 1 : path);
+	dot = strstr(buf, ".mct");
+	if (dot && dot != buf)
+		*dot = 0;
+	return buf;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(stderr, EXIT_BAD_INPUT);
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "help"))
+		return usage(stdout, EXIT_OK);
+	if (!strcmp(argv[1], "replay"))
+		return cmd_replay(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "check"))
+		return cmd_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "convert"))
+		return cmd_convert(argc - 1, argv + 1);
+	fprintf(stderr, "mapcount: unknown command '%s'\n", argv[1]);
+	return usage(stderr, EXIT_BAD_INPUT);
+}
