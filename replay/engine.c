@@ -186,19 +186,60 @@ struct engine *engine_new(const struct mct_header *h,
 			goto fail;
 		e->out[e->nr_out++] = (uint32_t)idx;
 	}
+	/* each slot aligned for any field a policy may keep */
 	for (uint32_t k = 0; k <= MCT_MAX_ORDER; k++)
 		for (uint32_t i = 0; i < e->nr; i++)
-			e->slabs[k].size[i] = e->pol[i].p->state_size(k);
+			e->slabs[k].size[i] =
+				(e->pol[i].p->state_size(k) + 15) & ~(size_t)15;
 	return e;
 fail:
 	engine_free(e);
 	return NULL;
 }
 
+static struct mc_folio mkfolio(const struct engine *e,
+			       const struct world_folio *wf)
+{
+	return (struct mc_folio){ .nr_pages = wf->nr_pages,
+				  .order = wf->order,
+				  .type = wf->type,
+				  .pmd_order = e->pmd_order,
+				  .arch = e->arch };
+}
+
+static void *state_of(const struct engine *e, uint32_t i, uint32_t order,
+		      uint32_t slot)
+{
+	const struct slab *s = &e->slabs[order];
+
+	return s->base[i] + (size_t)slot * s->size[i];
+}
+
+/* Let policies free what live folios still hold. */
+static void release_live(struct engine *e)
+{
+	uint32_t n = e->w ? world_nr_folios(e->w) : 0;
+
+	for (uint32_t folio = 0; folio < n; folio++) {
+		const struct world_folio *wf = world_folio(e->w, folio);
+		struct mc_folio f;
+
+		if (!wf->live)
+			continue;
+		f = mkfolio(e, wf);
+		for (uint32_t i = 0; i < e->nr; i++)
+			if (e->pol[i].p->release)
+				e->pol[i].p->release(state_of(e, i, f.order,
+							      e->fslot[folio]),
+						     &f, &e->pol[i].ctx);
+	}
+}
+
 void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
+	release_live(e);
 	for (uint32_t k = 0; k <= MCT_MAX_ORDER; k++) {
 		for (uint32_t i = 0; i < e->nr; i++)
 			free(e->slabs[k].base[i]);
@@ -223,24 +264,6 @@ const struct mc_result *engine_result(const struct engine *e, uint32_t i)
 const struct world *engine_world(const struct engine *e)
 {
 	return e->w;
-}
-
-static struct mc_folio mkfolio(const struct engine *e,
-			       const struct world_folio *wf)
-{
-	return (struct mc_folio){ .nr_pages = wf->nr_pages,
-				  .order = wf->order,
-				  .type = wf->type,
-				  .pmd_order = e->pmd_order,
-				  .arch = e->arch };
-}
-
-static void *state_of(const struct engine *e, uint32_t i, uint32_t order,
-		      uint32_t slot)
-{
-	const struct slab *s = &e->slabs[order];
-
-	return s->base[i] + (size_t)slot * s->size[i];
 }
 
 const void *engine_folio_state(const struct engine *e, uint32_t i,
@@ -479,6 +502,34 @@ static void do_cow(struct engine *e, const struct mct_event *ev)
 						  : truth;
 	if (outcome && folio_is_anon_type(wf->type))
 		world_set_exclusive(e->w, ev->folio, ev->first, level);
+}
+
+int engine_ask_cow(struct engine *e, uint32_t i, uint32_t mm, uint32_t folio,
+		   uint64_t page)
+{
+	const struct world_folio *wf = world_folio(e->w, folio);
+	const struct world_mm *m = world_mm(e->w, mm);
+	struct epol *ep;
+	struct mc_folio f;
+	struct mc_fault q = { .page = page };
+	int level;
+
+	if (!wf || !wf->live || !m || !m->live || page >= wf->nr_pages ||
+	    i >= e->nr_out)
+		return -1;
+	level = world_page_level(e->w, mm, folio, page) - 1;
+	if (level < 0)
+		return -1;
+	if (folio_is_anon_type(wf->type) &&
+	    world_page_exclusive(e->w, folio, page, level))
+		return 1;
+	f = mkfolio(e, wf);
+	q.mm_id = m->mm_id;
+	q.level = (uint8_t)level;
+	ep = &e->pol[e->out[i]];
+	return ep->p->cow_reuse(
+		state_of(e, e->out[i], f.order, e->fslot[folio]), &f, &q,
+		&ep->ctx);
 }
 
 static void do_query(struct engine *e, const struct mct_event *ev)

@@ -85,6 +85,14 @@ const struct world *engine_world(const struct engine *e);
 const void *engine_folio_state(const struct engine *e, uint32_t i,
 			       uint32_t folio, struct mc_folio *f);
 
+/*
+ * What the i-th requested policy would decide for a write fault by mm on a
+ * page of folio, without scoring it (closed-loop generators): 1 reuse, 0
+ * copy, -1 when mm does not map that page.
+ */
+int engine_ask_cow(struct engine *e, uint32_t i, uint32_t mm, uint32_t folio,
+		   uint64_t page);
+
 /* Built-in policies. */
 const struct mc_policy *mc_policy_find(const char *name);
 const struct mc_policy *const *mc_builtin_policies(uint32_t *nr);

@@ -20,9 +20,11 @@
 #define MCT_ID_MAX    64 /* longest identifier */
 #define MCT_NO_ID     UINT32_MAX
 #define MCT_MAX_ORDER 30 /* largest folio order a trace may allocate */
-#define MCT_STR_MAX   512 /* longest string (comm, name, kernel, arch) */
-#define MCT_LINE_MAX  4096 /* longest text line, without its end */
-#define MCT_MSG_MAX   (1 << 20) /* largest binary message */
+
+/* Limits of both encodings: what one can say, the other can too. */
+#define MCT_STR_MAX  512       /* longest comm, name, kernel, arch */
+#define MCT_LINE_MAX 4096      /* longest text line, without its end */
+#define MCT_MSG_MAX  (1 << 20) /* largest binary message */
 
 enum mct_kind {
 	MCT_MM = 1,
@@ -188,10 +190,17 @@ struct mct_writer *mct_writer_open(const char *path, enum mct_encoding enc,
 /* Over an open stream (not closed by mct_writer_close). */
 struct mct_writer *mct_writer_stream(FILE *f, enum mct_encoding enc);
 int mct_write_header(struct mct_writer *w, const struct mct_header *h);
-/* Write one event.  Returns 0, or -1 on an I/O error. */
+/*
+ * Write one event.  Returns 0, or -1 on an I/O error, or -1 with errno
+ * EINVAL (and nothing written) for an event no encoding can say.  The names
+ * returned by names->name() must stay valid until the call returns.
+ */
 int mct_write_event(struct mct_writer *w, const struct mct_event *ev,
 		    const struct mct_names *names);
-/* Flush and close; returns 0 or -1 (I/O error).  Frees w in any case. */
+/*
+ * Flush and close; returns 0 or -1 (I/O error, or no header written: the
+ * file is then not created).  Frees w in any case.
+ */
 int mct_writer_close(struct mct_writer *w);
 /* Give up: remove the temporary file (a stream is left as is); frees w. */
 void mct_writer_abort(struct mct_writer *w);
@@ -201,100 +210,5 @@ const char *mct_kind_name(enum mct_kind k);
 const char *mct_ftype_name(enum mct_ftype t);
 const char *mct_level_name(enum mct_level l);
 
-#ifdef MCT_INTERNAL
-/*
- * Internal to replay/trace_*.c (they define MCT_INTERNAL): what the text and
- * binary codecs share with the front end in trace_io.c.  Not part of the API.
- */
-#include <stdarg.h>
-
-/* Name table of one namespace: identifier <-> dense id. */
-struct mct_strtab {
-	const char **names; /* by id */
-	uint32_t nr;
-	uint32_t *slots; /* hash table of id + 1; 0 = empty */
-	uint32_t mask;
-	struct mct_pool *pool; /* storage of the names */
-};
-
-uint32_t mct_strtab_find(const struct mct_strtab *t, const char *s, size_t len);
-/* Adds a name not in t; returns its id, or MCT_NO_ID when out of memory. */
-uint32_t mct_strtab_add(struct mct_strtab *t, const char *s, size_t len);
-void mct_strtab_free(struct mct_strtab *t);
-
-bool mct_valid_ident(const char *s, size_t len);
-/* NULL when s may be a string of the trace, else what is wrong with it. */
-const char *mct_str_problem(const char *s);
-/* s[0..len) quoted for a message, escaped and shortened: buf, size >= 96. */
-const char *mct_show(char *buf, size_t size, const char *s, size_t len);
-
-/* The identifier slots of an event, in interning order. */
-enum mct_slot { MCT_SLOT_MM, MCT_SLOT_MM2, MCT_SLOT_FOLIO, MCT_SLOT_VMA };
-#define MCT_NR_SLOTS 4
-extern const enum mct_space mct_slot_space[MCT_NR_SLOTS];
-uint32_t mct_slot_id(const struct mct_event *ev, enum mct_slot s);
-
-struct mct_reader {
-	char *file; /* display name */
-	enum mct_encoding enc;
-	struct mct_header hdr;
-	struct mct_pos pos; /* of the last event or error */
-	struct mct_strtab names[MCT_NR_SPACES];
-	struct mct_input *in;
-	struct mct_text_reader *text; /* set when the content is text */
-	struct mct_bin_reader *bin;   /* set when it is binary */
-	uint64_t nr_events;
-	bool failed;
-	char err[512];
-};
-
-/*
- * Input: at least n unread bytes, fewer only at the end of the input.
- * Returns NULL on a read error; the bytes stay valid until the next peek.
- */
-const uint8_t *mct_in_peek(struct mct_reader *r, size_t n, size_t *avail);
-void mct_in_skip(struct mct_reader *r, size_t n);
-uint64_t mct_in_offset(const struct mct_reader *r);
-
-/* Record an error at r->pos (kind may be NULL); returns -1. */
-int mct_fail(struct mct_reader *r, const char *kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-int mct_vfail(struct mct_reader *r, const char *kind, const char *fmt,
-	      va_list ap) __attribute__((format(printf, 3, 0)));
-
-int mct_text_open(struct mct_reader *r);
-int mct_text_next(struct mct_reader *r, struct mct_event *ev);
-void mct_text_close(struct mct_reader *r);
-int mct_bin_open(struct mct_reader *r);
-int mct_bin_next(struct mct_reader *r, struct mct_event *ev);
-void mct_bin_close(struct mct_reader *r);
-
-struct mct_writer {
-	FILE *f;
-	char *path, *tmp; /* rename tmp to path on success; NULL: a stream */
-	enum mct_encoding enc;
-	bool header_done, failed;
-	struct mct_bin_writer *bin; /* binary and zst */
-	struct mct_zstd_writer *z;  /* zst */
-};
-
-/* Output through zstd when w->z; returns 0, or -1 with w->failed set. */
-int mct_sink_write(struct mct_writer *w, const void *p, size_t n);
-
-/* names[slot]: the identifiers the event uses, NULL for the others. */
-int mct_text_write_header(struct mct_writer *w, const struct mct_header *h);
-int mct_text_write_event(struct mct_writer *w, const struct mct_event *ev,
-			 const char *const names[MCT_NR_SLOTS]);
-struct mct_bin_writer *mct_bin_writer_new(void);
-void mct_bin_writer_free(struct mct_bin_writer *b);
-int mct_bin_write_header(struct mct_writer *w, const struct mct_header *h);
-int mct_bin_write_event(struct mct_writer *w, const struct mct_event *ev,
-			const char *const names[MCT_NR_SLOTS]);
-struct mct_zstd_writer *mct_zstd_writer_new(void);
-int mct_zstd_write(struct mct_zstd_writer *z, FILE *f, const void *p,
-		   size_t n);
-int mct_zstd_end(struct mct_zstd_writer *z, FILE *f);
-void mct_zstd_writer_free(struct mct_zstd_writer *z);
-#endif /* MCT_INTERNAL */
 
 #endif /* MAPCOUNT_TRACE_H */

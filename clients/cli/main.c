@@ -33,7 +33,7 @@ void cli_event_error(const struct mct_reader *r, const char *path,
 	const struct mct_pos *p = mct_pos(r);
 	const char *kind = mct_kind_name(ev->kind);
 
-	if (mct_encoding(r) == MCT_ENC_TEXT)
+	if (p->line) /* text, plain or compressed */
 		fprintf(stderr, "%s:%llu:%llu: %s: %s\n", path,
 			(unsigned long long)p->line, (unsigned long long)p->col,
 			kind, msg);
