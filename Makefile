@@ -4,7 +4,9 @@ BUILD_SAN  ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-asan test test-asan run format clean
+PREFIX     ?= /usr/local
+
+.PHONY: all deps build build-asan test run install baseline format clean
 
 all: build
 
@@ -27,6 +29,16 @@ test: build build-asan
 
 run: build
 	@scripts/run
+
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+# Regenerate the scenario baseline that `make test` gates regressions on,
+# after a change that is meant to alter results (review the diff).
+baseline: build
+	@$(BUILD)/mapcount replay --jobs $(JOBS) --format json traces/scenarios | \
+		sed 's/"ns_per_event": [0-9.e+-]*/"ns_per_event": 0/' > tests/baseline/scenarios.json
+	@echo "wrote tests/baseline/scenarios.json"
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

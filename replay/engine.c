@@ -14,33 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-extern const struct mc_policy policy_exact, policy_per_page,
-	policy_two_slot_pages, policy_two_slot, policy_zero_one_two_stopped,
-	policy_count64;
-
-static const struct mc_policy *const builtins[] = {
-	&policy_exact,
-	&policy_per_page,
-	&policy_two_slot_pages,
-	&policy_two_slot,
-	&policy_zero_one_two_stopped,
-	&policy_count64,
-};
-
-const struct mc_policy *const *mc_builtin_policies(uint32_t *nr)
-{
-	*nr = sizeof(builtins) / sizeof(builtins[0]);
-	return builtins;
-}
-
-const struct mc_policy *mc_policy_find(const char *name)
-{
-	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
-		if (!strcmp(builtins[i]->name, name))
-			return builtins[i];
-	return NULL;
-}
-
 /* Per-order arrays of per-folio state, one array per policy; a folio has
  * the same slot index in all of them. */
 struct slab {
@@ -173,7 +146,7 @@ struct engine *engine_new(const struct mct_header *h,
 	e->sample_mask = (1ull << o->sample_shift) - 1;
 	if (e->timing)
 		e->clock_cost = calibrate_clock();
-	if (add_policy(e, &policy_exact, err, errlen) < 0)
+	if (add_policy(e, mc_policy_find("exact"), err, errlen) < 0)
 		goto fail;
 	if (o->nr_policies > MC_MAX_POLICIES) {
 		snprintf(err, errlen, "at most %u policies", MC_MAX_POLICIES);

@@ -12,7 +12,7 @@
 #include "world.h"
 
 #define MC_MAX_POLICIES 32
-#define MC_MAX_COUNTERS 16
+#define MC_MAX_COUNTERS MC_MAX_DECL_COUNTERS
 
 struct mc_result {
 	const struct mc_policy *policy;
@@ -93,8 +93,6 @@ const void *engine_folio_state(const struct engine *e, uint32_t i,
 int engine_ask_cow(struct engine *e, uint32_t i, uint32_t mm, uint32_t folio,
 		   uint64_t page);
 
-/* Built-in policies. */
-const struct mc_policy *mc_policy_find(const char *name);
-const struct mc_policy *const *mc_builtin_policies(uint32_t *nr);
+#include "registry.h"
 
 #endif /* MAPCOUNT_ENGINE_H */

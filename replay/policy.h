@@ -56,6 +56,8 @@ struct mc_folio {
 /* One rmap operation: nr pages from first, mapped at level by one MM. */
 struct mc_rmap {
 	uint64_t first, nr; /* pages; a PMD/PUD covers one aligned part */
+	uint32_t vma;	    /* the VMA within the MM (trace handle), or
+			     * UINT32_MAX: (mm_id, vma) names a VMA */
 	uint32_t mm_id;	    /* mm->mm_id, from an IDA over [1, MM_ID_MAX] */
 	uint8_t level;	    /* enum mc_level */
 	uint8_t flags;	    /* MC_RMAP_* */
@@ -174,7 +176,31 @@ struct mc_policy {
 			   struct mc_field *out, uint32_t max);
 };
 
-/* A plugin exports: const struct mc_policy *mapcount_policies(uint32_t *nr) */
-#define MC_PLUGIN_SYMBOL "mapcount_policies"
+/* Most counters a policy may declare. */
+#define MC_MAX_DECL_COUNTERS 16
+
+/*
+ * Plugins.  A shared object exports the ABI it was built for and its
+ * policies; MC_PLUGIN(&policy_a, &policy_b) defines both:
+ *
+ *	const uint32_t mapcount_policy_abi = MC_POLICY_ABI;
+ *	const struct mc_policy *const *mapcount_policies(uint32_t *nr);
+ *
+ * `mapcount replay --plugin FILE.so` and mapcountd --plugin-dir load them;
+ * a plugin built for another ABI is refused before anything else is read.
+ */
+#define MC_PLUGIN_ABI_SYMBOL "mapcount_policy_abi"
+#define MC_PLUGIN_SYMBOL     "mapcount_policies"
+
+#define MC_PLUGIN(...)                                                         \
+	extern const uint32_t mapcount_policy_abi;                             \
+	const uint32_t mapcount_policy_abi = MC_POLICY_ABI;                    \
+	const struct mc_policy *const *mapcount_policies(uint32_t *nr);        \
+	const struct mc_policy *const *mapcount_policies(uint32_t *nr)         \
+	{                                                                      \
+		static const struct mc_policy *const list[] = { __VA_ARGS__ }; \
+		*nr = sizeof(list) / sizeof(list[0]);                          \
+		return list;                                                   \
+	}
 
 #endif /* MAPCOUNT_POLICY_H */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * report.h - replay results as the JSON of `mapcount replay --format json`
- * (the contract other tools depend on) and as a readable table.
+ * (the contract other tools depend on); clients/cli/render.c renders it.
  */
 #ifndef MAPCOUNT_REPORT_H
 #define MAPCOUNT_REPORT_H
@@ -16,7 +16,5 @@ json_t *report_trace_json(const struct engine *e, uint32_t nr_policies,
 			  const char *name, const char *file, uint32_t arch);
 /* {"mapcount_replay": 1, "arch":, "traces": traces} (steals traces) */
 json_t *report_json(uint32_t arch, json_t *traces);
-void report_text(FILE *out, const struct engine *e, uint32_t nr_policies,
-		 const char *name, const char *file, uint32_t arch);
 
 #endif /* MAPCOUNT_REPORT_H */

@@ -471,14 +471,15 @@ struct emit {
 };
 
 static void emit_rmap(struct world *w, struct emit *e, enum world_op op,
-		      uint32_t folio, uint32_t mm, uint64_t first, uint64_t nr,
-		      uint8_t level, uint8_t flags)
+		      uint32_t folio, uint32_t mm, uint32_t vma, uint64_t first,
+		      uint64_t nr, uint8_t level, uint8_t flags)
 {
 	struct world_prim p = { .op = op, .folio = folio, .mm = mm };
 	struct world_folio *f = &w->folios[folio];
 
 	p.r = (struct mc_rmap){ .first = first,
 				.nr = nr,
+				.vma = vma,
 				.mm_id = w->mms[mm].mm_id,
 				.level = level,
 				.flags = flags };
@@ -503,13 +504,13 @@ static void emit_units(struct world *w, struct emit *e, enum world_op op,
 	uint32_t shift = unit_shift(w, r->folio, r->level);
 
 	if (r->level == MC_PTE || w->folios[r->folio].type == MC_HUGETLB) {
-		emit_rmap(w, e, op, r->folio, mm, a << shift, n << shift,
-			  r->level, flags);
+		emit_rmap(w, e, op, r->folio, mm, r->vma, a << shift,
+			  n << shift, r->level, flags);
 		return;
 	}
 	for (uint64_t u = a; u < a + n; u++)
-		emit_rmap(w, e, op, r->folio, mm, u << shift, 1ull << shift,
-			  r->level, flags);
+		emit_rmap(w, e, op, r->folio, mm, r->vma, u << shift,
+			  1ull << shift, r->level, flags);
 }
 
 static uint64_t head_of(const struct world *w, const struct world_folio *f,
@@ -618,10 +619,10 @@ static void split_pmd(struct world *w, struct emit *e, uint32_t recidx,
 	rec_set(w, &w->recs[idx], first, nr);
 	if (excl)
 		bits_assign(f->excl, first, nr, true);
-	emit_rmap(w, e, W_ADD, r.folio, r.mm, first, nr, MC_PTE,
+	emit_rmap(w, e, W_ADD, r.folio, r.mm, r.vma, first, nr, MC_PTE,
 		  excl ? MC_RMAP_EXCL : 0);
 	rec_clear(w, &w->recs[recidx], unit, 1);
-	emit_rmap(w, e, W_REMOVE, r.folio, r.mm, first, nr, MC_PMD, 0);
+	emit_rmap(w, e, W_REMOVE, r.folio, r.mm, r.vma, first, nr, MC_PMD, 0);
 	if (!w->recs[recidx].nr)
 		rec_del(w, recidx);
 }

@@ -7,23 +7,28 @@
 
 #include "cli.h"
 
+static const char *const usage_lines[] = {
+	"usage: mapcount COMMAND [ARGS]",
+	"",
+	"commands:",
+	"  replay [-p POLICY]... [--plugin FILE.so]... [--arch 64|32] [--jobs N]",
+	"         [--format text|json|junit|markdown] [-o FILE] [--fail-on GATES]",
+	"         [--baseline FILE] [--tolerance METRIC=VALUE[%]]... TRACE|DIR...",
+	"                      replay traces through policies, compare with the oracle",
+	"  merge [--format ...] [-o FILE] [--fail-on ...] RESULT.json...",
+	"                      combine shard results into one report, same gates",
+	"  check TRACE...      parse and validate traces, print a summary",
+	"  convert [--to text|binary|zst] IN OUT",
+	"                      convert between the text and binary encodings",
+	"",
+	"exit status: 0 ok, 1 a check or gate failed, 2 bad usage or bad input",
+};
+
 static int usage(FILE *out, int status)
 {
-	fputs("usage: mapcount COMMAND [ARGS]\n"
-	      "\n"
-	      "commands:\n"
-	      "  replay [-p POLICY]... [--arch 64|32] [--format text|json] [-o "
-	      "FILE] TRACE...\n"
-	      "                      replay traces through policies, compare "
-	      "with the oracle\n"
-	      "  check TRACE...      parse and validate traces, print a "
-	      "summary\n"
-	      "  convert [--to text|binary|zst] IN OUT\n"
-	      "                      convert between the text and binary "
-	      "encodings\n"
-	      "\n"
-	      "exit status: 0 ok, 1 a check failed, 2 bad usage or bad input\n",
-	      out);
+	for (size_t i = 0; i < sizeof(usage_lines) / sizeof(usage_lines[0]);
+	     i++)
+		fprintf(out, "%s\n", usage_lines[i]);
 	return status;
 }
 
@@ -67,6 +72,8 @@ int main(int argc, char **argv)
 		return usage(stdout, EXIT_OK);
 	if (!strcmp(argv[1], "replay"))
 		return cmd_replay(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "merge"))
+		return cmd_merge(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "check"))
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "convert"))

@@ -1,0 +1,12 @@
+# Batch CI: the gates, formats, merge and plugins of `mapcount`, and the
+# project's own regression gate over the scenario library.
+add_test(NAME scenarios_regression_gate
+  COMMAND mapcount replay --jobs 2 --fail-on regression
+          --baseline tests/baseline/scenarios.json --format junit
+          -o ${CMAKE_BINARY_DIR}/scenarios-junit.xml traces/scenarios
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+add_test(NAME cli_ci
+  COMMAND sh ${CMAKE_SOURCE_DIR}/tests/ci/test_cli.sh $<TARGET_FILE:mapcount>
+          ${CMAKE_BINARY_DIR}
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(scenarios_regression_gate cli_ci PROPERTIES LABELS ci)
