@@ -22,7 +22,8 @@ struct wrec {
 	uint8_t level;
 	uint32_t first, nr; /* units: a run [first, first + nr), or count */
 	uint64_t *bits;	    /* non-NULL: the units are this bitmap */
-	uint32_t mm_prev, mm_next, f_prev, f_next;
+	uint32_t mm_prev, mm_next;     /* the MM's records, in creation order */
+	uint32_t same_prev, same_next; /* the (folio, mm)'s other records */
 };
 
 struct world {
@@ -35,8 +36,16 @@ struct world {
 	struct wrec *recs;
 	uint32_t nr_recs, cap_recs, free_rec;
 
-	uint32_t *hash; /* record indexes, NIL = empty; linear probing */
-	uint32_t hash_mask, hash_used;
+	/* record indexes by (folio, mm, vma, level), and the first record of
+	 * each (folio, mm); open addressing, linear probing */
+	struct rhash {
+		struct rh_ent {
+			uint32_t idx; /* NIL = empty */
+			uint32_t tag; /* the key's hash: probes skip records */
+		} * slot;
+		uint32_t mask, used;
+		bool by_mm;
+	} full, by_mm;
 
 	/* IDA over [1, MM_ID_MAX]: lowest free id first (mm_init()) */
 	uint32_t *free_ids; /* min-heap */
@@ -68,6 +77,8 @@ static void *xrealloc(void *p, size_t n)
 		}                                                     \
 	} while (0)
 
+static void rh_init(struct rhash *h, bool by_mm);
+
 struct world *world_new(const struct mct_header *h)
 {
 	struct world *w = calloc(1, sizeof(*w));
@@ -76,9 +87,8 @@ struct world *world_new(const struct mct_header *h)
 		return NULL;
 	w->page_shift_pmd = h ? h->pmd_order : MCT_DEFAULT_PMD_ORDER;
 	w->page_shift_pud = h ? h->pud_order : MCT_DEFAULT_PUD_ORDER;
-	w->hash_mask = 1023;
-	w->hash = xrealloc(NULL, (w->hash_mask + 1) * sizeof(uint32_t));
-	memset(w->hash, 0xff, (w->hash_mask + 1) * sizeof(uint32_t));
+	rh_init(&w->full, false);
+	rh_init(&w->by_mm, true);
 	w->free_rec = NIL;
 	w->next_id = 1;
 	return w;
@@ -95,7 +105,8 @@ void world_free(struct world *w)
 	free(w->folios);
 	free(w->mms);
 	free(w->recs);
-	free(w->hash);
+	free(w->full.slot);
+	free(w->by_mm.slot);
 	free(w->free_ids);
 	free(w);
 }
@@ -168,82 +179,123 @@ static void mm_id_free(struct world *w, uint32_t id)
 	}
 }
 
-/* ---- the record hash ---- */
+/*
+ * ---- the record hashes ----
+ *
+ * full finds a record by (folio, mm, vma, level); by_mm finds the first of
+ * an MM's records of a folio, the rest chained through same_prev/next.
+ */
 
-static uint32_t rec_hash(uint32_t folio, uint32_t mm, uint32_t vma,
-			 uint8_t level)
+static void rh_init(struct rhash *h, bool by_mm)
+{
+	h->mask = 1023;
+	h->slot = xrealloc(NULL, (h->mask + 1) * sizeof(*h->slot));
+	memset(h->slot, 0xff, (h->mask + 1) * sizeof(*h->slot));
+	h->by_mm = by_mm;
+}
+
+static uint32_t rh_hash(const struct rhash *h, uint32_t folio, uint32_t mm,
+			uint32_t vma, uint8_t level)
 {
 	uint64_t k = ((uint64_t)folio << 32 | mm) * 0x9E3779B97F4A7C15ull;
 
-	k ^= ((uint64_t)vma << 2 | level) * 0xC2B2AE3D27D4EB4Full;
+	if (!h->by_mm)
+		k ^= ((uint64_t)vma << 2 | level) * 0xC2B2AE3D27D4EB4Full;
 	k ^= k >> 29;
 	return (uint32_t)(k * 0xBF58476D1CE4E5B9ull >> 32);
 }
 
-static bool rec_is(const struct wrec *r, uint32_t folio, uint32_t mm,
-		   uint32_t vma, uint8_t level)
+static bool rh_match(const struct rhash *h, const struct wrec *r,
+		     uint32_t folio, uint32_t mm, uint32_t vma, uint8_t level)
 {
-	return r->folio == folio && r->mm == mm && r->vma == vma &&
-	       r->level == level;
+	return r->folio == folio && r->mm == mm &&
+	       (h->by_mm || (r->vma == vma && r->level == level));
 }
 
-static uint32_t *rec_slot(struct world *w, uint32_t folio, uint32_t mm,
-			  uint32_t vma, uint8_t level)
+/* The entry of a key: its record, or the empty entry to put it in (with
+ * rh_put()). */
+static struct rh_ent *rh_slot(const struct world *w, const struct rhash *h,
+			      uint32_t folio, uint32_t mm, uint32_t vma,
+			      uint8_t level)
 {
-	uint32_t i = rec_hash(folio, mm, vma, level) & w->hash_mask;
+	uint32_t tag = rh_hash(h, folio, mm, vma, level), i = tag & h->mask;
 
-	while (w->hash[i] != NIL &&
-	       !rec_is(&w->recs[w->hash[i]], folio, mm, vma, level))
-		i = (i + 1) & w->hash_mask;
-	return &w->hash[i];
+	while (h->slot[i].idx != NIL &&
+	       (h->slot[i].tag != tag ||
+		!rh_match(h, &w->recs[h->slot[i].idx], folio, mm, vma, level)))
+		i = (i + 1) & h->mask;
+	return &h->slot[i];
 }
 
-static void hash_grow(struct world *w)
+static void rh_put(struct rhash *h, struct rh_ent *e, uint32_t idx,
+		   const struct wrec *r)
 {
-	uint32_t old_mask = w->hash_mask, *old = w->hash;
+	e->idx = idx;
+	e->tag = rh_hash(h, r->folio, r->mm, r->vma, r->level);
+	h->used++;
+}
 
-	w->hash_mask = old_mask * 2 + 1;
-	w->hash = xrealloc(NULL, ((size_t)w->hash_mask + 1) * sizeof(uint32_t));
-	memset(w->hash, 0xff, ((size_t)w->hash_mask + 1) * sizeof(uint32_t));
+static struct rh_ent *rh_slot_of(const struct world *w, const struct rhash *h,
+				 const struct wrec *r)
+{
+	return rh_slot(w, h, r->folio, r->mm, r->vma, r->level);
+}
+
+/* Make room for one more; entries move, so look up again afterwards. */
+static void rh_reserve(struct rhash *h)
+{
+	uint32_t old_mask = h->mask;
+	struct rh_ent *old = h->slot;
+
+	if ((h->used + 1) * 4 <= (h->mask + 1) * 3)
+		return;
+	h->mask = old_mask * 2 + 1;
+	h->slot = xrealloc(NULL, ((size_t)h->mask + 1) * sizeof(*h->slot));
+	memset(h->slot, 0xff, ((size_t)h->mask + 1) * sizeof(*h->slot));
 	for (uint32_t i = 0; i <= old_mask; i++) {
-		const struct wrec *r;
+		uint32_t j = old[i].tag & h->mask;
 
-		if (old[i] == NIL)
+		if (old[i].idx == NIL)
 			continue;
-		r = &w->recs[old[i]];
-		*rec_slot(w, r->folio, r->mm, r->vma, r->level) = old[i];
+		while (h->slot[j].idx != NIL)
+			j = (j + 1) & h->mask;
+		h->slot[j] = old[i];
 	}
 	free(old);
 }
 
 /* Backward-shift deletion keeps linear probing chains intact. */
-static void hash_del(struct world *w, uint32_t *slot)
+static void rh_del(struct rhash *h, struct rh_ent *e)
 {
-	uint32_t i = (uint32_t)(slot - w->hash), j = i;
+	uint32_t i = (uint32_t)(e - h->slot), j = i;
 
 	for (;;) {
-		const struct wrec *r;
 		uint32_t k;
 
-		j = (j + 1) & w->hash_mask;
-		if (w->hash[j] == NIL)
+		j = (j + 1) & h->mask;
+		if (h->slot[j].idx == NIL)
 			break;
-		r = &w->recs[w->hash[j]];
-		k = rec_hash(r->folio, r->mm, r->vma, r->level) & w->hash_mask;
+		k = h->slot[j].tag & h->mask;
 		if ((j > i && (k <= i || k > j)) ||
 		    (j < i && k <= i && k > j)) {
-			w->hash[i] = w->hash[j];
+			h->slot[i] = h->slot[j];
 			i = j;
 		}
 	}
-	w->hash[i] = NIL;
-	w->hash_used--;
+	h->slot[i].idx = NIL;
+	h->used--;
+}
+
+/* The first of mm's records of folio, or NIL. */
+static uint32_t rec_first(const struct world *w, uint32_t folio, uint32_t mm)
+{
+	return rh_slot(w, &w->by_mm, folio, mm, 0, 0)->idx;
 }
 
 static struct wrec *rec_find(const struct world *w, uint32_t folio, uint32_t mm,
 			     uint32_t vma, uint8_t level)
 {
-	uint32_t idx = *rec_slot((struct world *)w, folio, mm, vma, level);
+	uint32_t idx = rh_slot(w, &w->full, folio, mm, vma, level)->idx;
 
 	return idx == NIL ? NULL : &w->recs[idx];
 }
@@ -251,13 +303,12 @@ static struct wrec *rec_find(const struct world *w, uint32_t folio, uint32_t mm,
 static uint32_t rec_new(struct world *w, uint32_t folio, uint32_t mm,
 			uint32_t vma, uint8_t level)
 {
-	struct world_folio *f = &w->folios[folio];
 	struct world_mm *m = &w->mms[mm];
-	struct wrec *r;
+	struct rh_ent *head;
 	uint32_t idx;
 
-	if ((w->hash_used + 1) * 4 > (w->hash_mask + 1) * 3)
-		hash_grow(w);
+	rh_reserve(&w->full);
+	rh_reserve(&w->by_mm);
 	if (w->free_rec != NIL) {
 		idx = w->free_rec;
 		w->free_rec = w->recs[idx].mm_next;
@@ -265,27 +316,28 @@ static uint32_t rec_new(struct world *w, uint32_t folio, uint32_t mm,
 		GROW(w->recs, w->cap_recs, (size_t)w->nr_recs + 1);
 		idx = w->nr_recs++;
 	}
-	r = &w->recs[idx];
-	*r = (struct wrec){ .folio = folio,
-			    .mm = mm,
-			    .vma = vma,
-			    .level = level,
-			    .mm_prev = m->last_map,
-			    .mm_next = NIL,
-			    .f_prev = f->last_rec,
-			    .f_next = NIL };
+	w->recs[idx] = (struct wrec){ .folio = folio,
+				      .mm = mm,
+				      .vma = vma,
+				      .level = level,
+				      .mm_prev = m->last_map,
+				      .mm_next = NIL,
+				      .same_prev = NIL };
+	rh_put(&w->full, rh_slot(w, &w->full, folio, mm, vma, level), idx,
+	       &w->recs[idx]);
+	head = rh_slot(w, &w->by_mm, folio, mm, 0, 0);
+	w->recs[idx].same_next = head->idx;
+	if (head->idx != NIL) {
+		w->recs[head->idx].same_prev = idx;
+		head->idx = idx;
+	} else {
+		rh_put(&w->by_mm, head, idx, &w->recs[idx]);
+	}
 	if (m->last_map != NIL)
 		w->recs[m->last_map].mm_next = idx;
 	else
 		m->first_map = idx;
 	m->last_map = idx;
-	if (f->last_rec != NIL)
-		w->recs[f->last_rec].f_next = idx;
-	else
-		f->first_rec = idx;
-	f->last_rec = idx;
-	*rec_slot(w, folio, mm, vma, level) = idx;
-	w->hash_used++;
 	m->nr_maps++;
 	return idx;
 }
@@ -293,10 +345,21 @@ static uint32_t rec_new(struct world *w, uint32_t folio, uint32_t mm,
 static void rec_del(struct world *w, uint32_t idx)
 {
 	struct wrec *r = &w->recs[idx];
-	struct world_folio *f = &w->folios[r->folio];
 	struct world_mm *m = &w->mms[r->mm];
 
-	hash_del(w, rec_slot(w, r->folio, r->mm, r->vma, r->level));
+	rh_del(&w->full, rh_slot_of(w, &w->full, r));
+	if (r->same_next != NIL)
+		w->recs[r->same_next].same_prev = r->same_prev;
+	if (r->same_prev != NIL) {
+		w->recs[r->same_prev].same_next = r->same_next;
+	} else {
+		struct rh_ent *head = rh_slot_of(w, &w->by_mm, r);
+
+		if (r->same_next != NIL)
+			head->idx = r->same_next;
+		else
+			rh_del(&w->by_mm, head);
+	}
 	if (r->mm_prev != NIL)
 		w->recs[r->mm_prev].mm_next = r->mm_next;
 	else
@@ -305,14 +368,6 @@ static void rec_del(struct world *w, uint32_t idx)
 		w->recs[r->mm_next].mm_prev = r->mm_prev;
 	else
 		m->last_map = r->mm_prev;
-	if (r->f_prev != NIL)
-		w->recs[r->f_prev].f_next = r->f_next;
-	else
-		f->first_rec = r->f_next;
-	if (r->f_next != NIL)
-		w->recs[r->f_next].f_prev = r->f_prev;
-	else
-		f->last_rec = r->f_prev;
 	m->nr_maps--;
 	free(r->bits);
 	r->bits = NULL;
@@ -788,12 +843,12 @@ static int do_alloc(struct world *w, const struct mct_event *ev, struct emit *e,
 	f = &w->folios[ev->folio];
 	nr = 1ull << ev->order;
 	free(f->excl);
-	*f = (struct world_folio){ .nr_pages = nr,
-				   .order = ev->order,
-				   .type = ev->type,
-				   .live = true,
-				   .first_rec = NIL,
-				   .last_rec = NIL };
+	*f = (struct world_folio){
+		.nr_pages = nr,
+		.order = ev->order,
+		.type = ev->type,
+		.live = true,
+	};
 	f->excl = xrealloc(NULL, (nr + 63) / 64 * sizeof(uint64_t));
 	memset(f->excl, 0, (nr + 63) / 64 * sizeof(uint64_t));
 	w->sum.folios_by_order[ev->order][ev->type]++;
@@ -1013,13 +1068,12 @@ int world_page_level(const struct world *w, uint32_t mm, uint32_t folio,
 	const struct world_folio *f = &w->folios[folio];
 	int best = 0;
 
-	for (uint32_t i = f->first_rec; i != NIL; i = w->recs[i].f_next) {
+	for (uint32_t i = rec_first(w, folio, mm); i != NIL;
+	     i = w->recs[i].same_next) {
 		const struct wrec *r = &w->recs[i];
-		uint32_t shift = unit_shift(w, folio, r->level);
 
-		if (r->mm != mm)
-			continue;
-		if (f->type == MC_HUGETLB || rec_count(r, page >> shift, 1)) {
+		if (f->type == MC_HUGETLB ||
+		    rec_count(r, page >> unit_shift(w, folio, r->level), 1)) {
 			if (r->level == MC_PTE)
 				return 1;
 			if (!best || r->level + 1 < best)
@@ -1045,15 +1099,12 @@ uint64_t world_other_mappings(const struct world *w, uint32_t folio,
 			      uint32_t mm)
 {
 	const struct world_folio *f = &w->folios[folio];
-	uint64_t n = 0;
+	uint64_t own = 0;
 
-	for (uint32_t i = f->first_rec; i != NIL; i = w->recs[i].f_next) {
-		const struct wrec *r = &w->recs[i];
-
-		if (r->mm != mm)
-			n += r->nr;
-	}
-	return n;
+	for (uint32_t i = rec_first(w, folio, mm); i != NIL;
+	     i = w->recs[i].same_next)
+		own += f->type == MC_HUGETLB ? !!w->recs[i].nr : w->recs[i].nr;
+	return f->mappings - own;
 }
 
 struct each_arg {

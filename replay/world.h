@@ -41,7 +41,6 @@ struct world_folio {
 	int64_t refs;	   /* ref events: references beyond page tables */
 	int64_t pins;
 	uint64_t *excl;		      /* PageAnonExclusive, one bit per page */
-	uint32_t first_rec, last_rec; /* this folio's mapping records */
 	uint32_t state; /* engine: index of the per-policy state slot */
 };
 
@@ -80,8 +79,8 @@ void world_set_exclusive(struct world *w, uint32_t folio, uint64_t page,
 /* Does mm map page of folio through vma (MCT_NO_ID: none) at level? */
 bool world_mapped(const struct world *w, uint32_t mm, uint32_t folio,
 		  uint32_t vma, int level, uint64_t page);
-/* Units (pages, or PMD/PUD parts) of folio that MMs other than mm map: 0
- * means mm holds every mapping. */
+/* Page table entries of folio that belong to MMs other than mm: 0 means
+ * mm holds every mapping. */
 uint64_t world_other_mappings(const struct world *w, uint32_t folio,
 			      uint32_t mm);
 /* Iterate an MM's mappings: fn(folio, first page, nr pages, level). */
