@@ -636,8 +636,16 @@ int engine_event(struct engine *e, const struct mct_event *ev, char *err,
 	e->sample = e->timing && !(e->events & e->sample_mask);
 	for (uint32_t i = 0; i < e->nr; i++)
 		e->pol[i].ctx.event = e->events;
-	if (world_apply(e->w, ev, on_prim, e, err, errlen))
+	/* a cow's outcome is do_cow()'s to apply, after the policies decided */
+	if (ev->kind == MCT_COW && ev->expect) {
+		struct mct_event bare = *ev;
+
+		bare.expect = MCT_EXPECT_NONE;
+		if (world_apply(e->w, &bare, on_prim, e, err, errlen))
+			return -1;
+	} else if (world_apply(e->w, ev, on_prim, e, err, errlen)) {
 		return -1;
+	}
 	switch (ev->kind) {
 	case MCT_COW:
 		do_cow(e, ev);

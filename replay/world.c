@@ -1144,6 +1144,31 @@ static int check_page(struct world *w, uint32_t folio, uint64_t page, char *err,
 	return 0;
 }
 
+/*
+ * A write fault: validated; a recorded reuse makes the page
+ * PageAnonExclusive (wp_page_reuse()), so that what fork does next is the
+ * same with or without an engine deciding.
+ */
+static int do_cow(struct world *w, const struct mct_event *ev, char *err,
+		  size_t len)
+{
+	const struct world_folio *f;
+	int level;
+
+	if (need_mm(w, ev->mm, "mm", err, len) ||
+	    check_page(w, ev->folio, ev->first, err, len))
+		return -1;
+	level = world_page_level(w, ev->mm, ev->folio, ev->first);
+	if (!level)
+		return fail(err, len, "the mm does not map page %llu",
+			    (unsigned long long)ev->first);
+	f = &w->folios[ev->folio];
+	if (ev->expect == MCT_EXPECT_REUSE &&
+	    (f->type == MC_ANON || f->type == MC_HUGETLB))
+		world_set_exclusive(w, ev->folio, ev->first, level - 1);
+	return 0;
+}
+
 int world_apply(struct world *w, const struct mct_event *ev, world_fn fn,
 		void *ctx, char *err, size_t errlen)
 {
@@ -1178,12 +1203,7 @@ int world_apply(struct world *w, const struct mct_event *ev, world_fn fn,
 		ret = do_ref(w, ev, &e, err, errlen);
 		break;
 	case MCT_COW:
-		ret = need_mm(w, ev->mm, "mm", err, errlen);
-		if (!ret)
-			ret = check_page(w, ev->folio, ev->first, err, errlen);
-		if (!ret && !world_page_level(w, ev->mm, ev->folio, ev->first))
-			ret = fail(err, errlen, "the mm does not map page %llu",
-				   (unsigned long long)ev->first);
+		ret = do_cow(w, ev, err, errlen);
 		break;
 	case MCT_QUERY:
 		ret = need_folio(w, ev->folio, err, errlen);

@@ -20,6 +20,9 @@ static const char *const usage_lines[] = {
 	"  check TRACE...      parse and validate traces, print a summary",
 	"  convert [--to text|binary|zst] IN OUT",
 	"                      convert between the text and binary encodings",
+	"  synth WORKLOAD [--param K=V]... [--seed N] [--decide POLICY]",
+	"        [--to text|binary|zst] -o FILE      (synth --list: the workloads)",
+	"                      generate a synthetic trace from a kernel model",
 	"",
 	"exit status: 0 ok, 1 a check or gate failed, 2 bad usage or bad input",
 };
@@ -78,6 +81,8 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "convert"))
 		return cmd_convert(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "synth"))
+		return cmd_synth(argc - 1, argv + 1);
 	fprintf(stderr, "mapcount: unknown command '%s'\n", argv[1]);
 	return usage(stderr, EXIT_BAD_INPUT);
 }

@@ -10,3 +10,10 @@ add_test(NAME cli_ci
           ${CMAKE_BINARY_DIR}
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(scenarios_regression_gate cli_ci PROPERTIES LABELS ci)
+
+# 2^22 VMAs: seconds in a release build, minutes under ASan: release only.
+if(NOT MAPCOUNT_SANITIZE)
+  add_test(NAME vma_overflow_2e22
+    COMMAND sh ${CMAKE_SOURCE_DIR}/tests/ci/test_vma_overflow.sh $<TARGET_FILE:mapcount>)
+  set_tests_properties(vma_overflow_2e22 PROPERTIES LABELS "ci;slow")
+endif()
