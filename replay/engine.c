@@ -43,6 +43,7 @@ struct engine {
 	uint64_t events;
 	uint64_t sample_mask;
 	bool timing, sample;
+	bool oracle; /* pol[0] is exact, the truth of the metrics */
 	double clock_cost;
 };
 
@@ -146,7 +147,9 @@ struct engine *engine_new(const struct mct_header *h,
 	e->sample_mask = (1ull << o->sample_shift) - 1;
 	if (e->timing)
 		e->clock_cost = calibrate_clock();
-	if (add_policy(e, mc_policy_find("exact"), err, errlen) < 0)
+	e->oracle = !o->no_oracle;
+	if (e->oracle &&
+	    add_policy(e, mc_policy_find("exact"), err, errlen) < 0)
 		goto fail;
 	if (o->nr_policies > MC_MAX_POLICIES) {
 		snprintf(err, errlen, "at most %u policies", MC_MAX_POLICIES);
@@ -320,6 +323,8 @@ static void settle_partial(struct engine *e, uint32_t folio)
 		struct mc_result *r = &e->pol[i].res;
 		bool flagged = flags >> i & 1;
 
+		if (!e->oracle)
+			actual = flagged;
 		r->partial.actual += actual;
 		r->partial.detected += flagged && actual;
 		r->partial.missed += !flagged && actual;
@@ -453,7 +458,7 @@ static void do_cow(struct engine *e, const struct mct_event *ev)
 		if (!excl)
 			TIMED(e, i,
 			      reuse = ep->p->cow_reuse(st, &f, &q, &ep->ctx));
-		if (i == 0)
+		if (i == 0 || !e->oracle)
 			truth = reuse;
 		r->cow.decisions++;
 		r->cow.anon_exclusive += excl;
@@ -518,7 +523,7 @@ static void do_query(struct engine *e, const struct mct_event *ev)
 		bool shared;
 
 		TIMED(e, i, shared = ep->p->maybe_shared(st, &f));
-		if (i == 0)
+		if (i == 0 || !e->oracle)
 			truth = shared;
 		r->shared.queries++;
 		r->shared.false_shared += shared && !truth;
@@ -574,7 +579,7 @@ static void do_stat(struct engine *e, const struct mct_event *ev)
 	for (uint32_t i = 0; i < e->nr; i++) {
 		struct stat_arg a = { .e = e, .i = i };
 		struct mc_result *r = &e->pol[i].res;
-		const struct mc_result *xr = &e->pol[0].res;
+		const struct mc_result *xr = e->oracle ? &e->pol[0].res : r;
 		bool agree = true;
 
 		a.acc.page_size = e->page_size;
@@ -586,7 +591,7 @@ static void do_stat(struct engine *e, const struct mct_event *ev)
 		} else {
 			world_for_each_mapping(e->w, ev->mm, stat_one, &a);
 		}
-		if (i == 0)
+		if (i == 0 || !e->oracle)
 			x = a;
 		r->stats.queries++;
 		max_into(&r->stats.pss_err_max_bytes,
@@ -630,6 +635,68 @@ static void do_observe(struct engine *e, const struct mct_event *ev)
 	}
 }
 
+/* A policy's value of the field called name; false when it has none. */
+static bool field_of(const struct mc_field *fl, uint32_t n, const char *name,
+		     int64_t *v)
+{
+	for (uint32_t k = 0; k < n; k++)
+		if (!strcmp(fl[k].name, name)) {
+			*v = fl[k].value;
+			return true;
+		}
+	return false;
+}
+
+/*
+ * mmid: the kernel's CONFIG_MM_ID slots of a folio against those of the
+ * policies that keep slots (their fields() name them), slot for slot, and
+ * the maybe-shared bit.  A slot the kernel gave an MM outside the trace
+ * never agrees.
+ */
+static void do_slots(struct engine *e, const struct mct_event *ev)
+{
+	const struct world_folio *wf = world_folio(e->w, ev->folio);
+	struct mc_folio f = mkfolio(e, wf);
+	static const char *const names[2][2] = {
+		{ "slot0_mm_id", "slot0_mapcount" },
+		{ "slot1_mm_id", "slot1_mapcount" },
+	};
+	const uint32_t mm[2] = { ev->mm, ev->mm2 };
+
+	for (uint32_t i = 0; i < e->nr; i++) {
+		struct epol *ep = &e->pol[i];
+		const void *st = state_of(e, i, f.order, e->fslot[ev->folio]);
+		struct mc_field fl[32];
+		uint32_t n;
+		int64_t bit, id, count;
+		bool agree;
+
+		if (!ep->p->fields)
+			continue;
+		n = ep->p->fields(st, &f, fl, 32);
+		if (!field_of(fl, n, "maybe_shared_bit", &bit))
+			continue;
+		agree = bit == ev->shared;
+		for (int s = 0; s < 2; s++) {
+			if (!field_of(fl, n, names[s][0], &id) ||
+			    !field_of(fl, n, names[s][1], &count))
+				goto next;
+			if (ev->slot[s] == MCT_MMID_FREE)
+				agree = agree && id == 0;
+			else if (ev->slot[s] == MCT_MMID_MM)
+				agree = agree && id != 0 &&
+					(uint64_t)id ==
+						world_mm(e->w, mm[s])->mm_id &&
+					(uint64_t)count == ev->slot_count[s];
+			else
+				agree = false;
+		}
+		ep->res.slots.observed++;
+		ep->res.slots.agree += agree;
+	next:;
+	}
+}
+
 int engine_event(struct engine *e, const struct mct_event *ev, char *err,
 		 size_t errlen)
 {
@@ -658,6 +725,9 @@ int engine_event(struct engine *e, const struct mct_event *ev, char *err,
 		break;
 	case MCT_OBSERVE:
 		do_observe(e, ev);
+		break;
+	case MCT_MMID:
+		do_slots(e, ev);
 		break;
 	default:
 		break;

@@ -36,6 +36,9 @@ struct mc_result {
 	struct {
 		uint64_t observed, agree;
 	} observe;
+	struct { /* mmid: the kernel's MM_ID slots, for policies with slots */
+		uint64_t observed, agree;
+	} slots;
 	struct {
 		int64_t current, peak;
 	} memory;
@@ -60,6 +63,8 @@ struct engine_opts {
 	uint32_t nr_policies;
 	uint32_t sample_shift; /* time one event in 2^shift; 0: every one */
 	bool no_timing;	       /* deterministic runs (tests) */
+	bool no_oracle;	       /* benchmarks: run only the policies asked
+				* for; nothing is compared with exact */
 };
 
 struct engine;
