@@ -6,7 +6,7 @@ CMAKE_ARGS ?=
 
 PREFIX     ?= /usr/local
 
-.PHONY: all deps build build-asan test run install baseline format clean
+.PHONY: all deps build build-asan test run install baseline bench fuzz format clean
 
 all: build
 
@@ -21,14 +21,25 @@ build-asan: deps
 	@cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DMAPCOUNT_SANITIZE=ON $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD_SAN) -j$(JOBS)
 
-# The whole suite, then the whole suite again under ASan+UBSan.
+FUZZ_SECONDS ?= 60
+
+# The whole suite, again under ASan+UBSan, then each fuzz target for 30 s.
 test: build build-asan
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	@cd $(BUILD_SAN) && ctest --output-on-failure -j$(JOBS)
-	@echo "make test: all suites passed (release and ASan+UBSan)"
+	@scripts/fuzz 30
+	@echo "make test: all suites passed (release, ASan+UBSan, fuzzing)"
+
+# libFuzzer targets, FUZZ_SECONDS each, after their regression inputs.
+fuzz: deps
+	@scripts/fuzz $(FUZZ_SECONDS)
 
 run: build
 	@scripts/run
+
+# Throughput, memory and scale benchmarks; see docs/performance.md.
+bench: build
+	@bench/run.sh $(BUILD)
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
@@ -44,4 +55,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN)
+	rm -rf $(BUILD) $(BUILD_SAN) build-fuzz
