@@ -1,0 +1,595 @@
+// SPDX-License-Identifier: MIT
+/*
+ * http.c - the libmicrohttpd daemon: routing, authentication, replies,
+ * static files, /healthz and /metrics.
+ *
+ * An internal thread pool polls with epoll; handlers answer from the
+ * database or queue work for the replay workers, and uploads are stored
+ * by the ingest threads while their connection is suspended, so no HTTP
+ * thread ever replays or parses a trace.
+ */
+#include "http.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mapcountd.h"
+#include "metrics.h"
+#include "store.h"
+
+#define BODY_MAX (64 * 1024)
+
+static struct MHD_Daemon *daemon_;
+
+/* ---- replies ---- */
+
+enum MHD_Result reply(struct MHD_Connection *c, struct req *rq,
+		      unsigned int status, struct MHD_Response *resp,
+		      const char *content_type)
+{
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	if (content_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					content_type);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (rq && rq->route && !strncmp(rq->route, "/api", 4))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+					"no-store");
+	if (status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer");
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	if (rq && ret == MHD_YES)
+		rq->status = status;
+	return ret;
+}
+
+enum MHD_Result reply_json(struct MHD_Connection *c, struct req *rq,
+			   unsigned int status, json_t *body)
+{
+	char *text =
+		body ? json_dumps(body, JSON_INDENT(1) | JSON_REAL_PRECISION(6))
+		     : NULL;
+	size_t len = text ? strlen(text) : 0;
+	struct MHD_Response *resp;
+
+	json_decref(body);
+	if (!text)
+		return MHD_NO;
+	text[len] = 0;
+	/* a final newline, like the CLI */
+	{
+		char *t = realloc(text, len + 2);
+
+		if (!t) {
+			free(text);
+			return MHD_NO;
+		}
+		text = t;
+		text[len++] = '\n';
+		text[len] = 0;
+	}
+	resp = MHD_create_response_from_buffer(len, text,
+					       MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	return reply(c, rq, status, resp, "application/json");
+}
+
+enum MHD_Result reply_error(struct MHD_Connection *c, struct req *rq,
+			    unsigned int status, const char *error,
+			    const char *fmt, ...)
+{
+	char detail[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	return reply_json(c, rq, status, json_error_body(error, detail));
+}
+
+const char *query_arg(struct MHD_Connection *c, const char *key)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+}
+
+int64_t query_uint(struct MHD_Connection *c, const char *key, int64_t def,
+		   int64_t max)
+{
+	const char *s = query_arg(c, key);
+	char *end;
+	long long v;
+
+	if (!s)
+		return def;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	v = strtoll(s, &end, 10);
+	if (*end || v > max)
+		return -1;
+	return v;
+}
+
+/* ---- small handlers ---- */
+
+static enum MHD_Result h_healthz(struct MHD_Connection *c, struct req *rq)
+{
+	json_t *counts = store_counts();
+
+	if (!counts)
+		return reply_error(c, rq, 503, "unavailable",
+				   "the database cannot be read");
+	return reply_json(
+		c, rq, 200,
+		json_pack("{s:s,s:o}", "status", "ok", "rows", counts));
+}
+
+static enum MHD_Result h_metrics(struct MHD_Connection *c, struct req *rq)
+{
+	char *text = metrics_render();
+	struct MHD_Response *resp;
+
+	if (!text)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(strlen(text), text,
+					       MHD_RESPMEM_MUST_FREE);
+	return reply(c, rq, 200, resp, "text/plain; version=0.0.4");
+}
+
+static enum MHD_Result h_api(struct MHD_Connection *c, struct req *rq)
+{
+	return reply_json(
+		c, rq, 200,
+		json_pack(
+			"{s:s,s:s,s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]}",
+			"service", SRV_NAME, "docs", "docs/api.md", "endpoints",
+			"GET /healthz", "GET /metrics", "GET /api/policies",
+			"GET /api/traces", "POST /api/traces?name=N",
+			"GET /api/traces/{id}", "DELETE /api/traces/{id}",
+			"GET /api/traces/{id}/download?format=text|binary|zst",
+			"POST /api/traces/{id}/replays",
+			"GET /api/traces/{id}/replays",
+			"GET /api/traces/{id}/comparison?policies=&arch=",
+			"GET /api/traces/{id}/folios?sort=disagreement&limit=",
+			"GET /api/traces/{id}/folios/{folio}/history"
+			"?policies=&arch=",
+			"GET /api/replays/{id}", "GET /"));
+}
+
+/* ---- static files, confined to the web root ---- */
+
+static const char *mime_type(const char *path)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{ ".html", "text/html; charset=utf-8" },
+		{ ".js", "text/javascript; charset=utf-8" },
+		{ ".mjs", "text/javascript; charset=utf-8" },
+		{ ".css", "text/css; charset=utf-8" },
+		{ ".json", "application/json" },
+		{ ".map", "application/json" },
+		{ ".svg", "image/svg+xml" },
+		{ ".png", "image/png" },
+		{ ".ico", "image/x-icon" },
+		{ ".txt", "text/plain; charset=utf-8" },
+		{ ".woff2", "font/woff2" },
+	};
+	size_t n = strlen(path);
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		size_t e = strlen(types[i].ext);
+
+		if (n > e && !strcmp(path + n - e, types[i].ext))
+			return types[i].type;
+	}
+	return "application/octet-stream";
+}
+
+static bool path_ok(const char *url)
+{
+	if (url[0] != '/' || strstr(url, "//") || strchr(url, '\\'))
+		return false;
+	for (const char *p = url; (p = strstr(p, "/.")); p++)
+		return false; /* no dot files, no "..", no "." segments */
+	return true;
+}
+
+static enum MHD_Result serve_file(struct MHD_Connection *c, struct req *rq,
+				  const char *url)
+{
+	char root[PATH_MAX], path[PATH_MAX], real[PATH_MAX];
+	struct MHD_Response *resp;
+	struct stat sb;
+	size_t rl;
+	int fd;
+
+	if (!cfg.web_root || !realpath(cfg.web_root, root) || !path_ok(url))
+		return reply_error(c, rq, 404, "not found", "no file '%s'",
+				   url);
+	if (strlen(root) + strlen(url) + 16 > sizeof(path))
+		return reply_error(c, rq, 404, "not found", "path too long");
+	strcpy(path, root);
+	strcat(path, url);
+	if (url[strlen(url) - 1] == '/')
+		strcat(path, "index.html");
+	if (!realpath(path, real))
+		return reply_error(c, rq, 404, "not found", "no file '%s'",
+				   url);
+	rl = strlen(root);
+	if (strncmp(real, root, rl) || real[rl] != '/')
+		return reply_error(c, rq, 404, "not found", "no file '%s'",
+				   url);
+	fd = open(real, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return reply_error(c, rq, 404, "not found", "no file '%s'",
+				   url);
+	}
+	resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+	if (!resp) {
+		close(fd);
+		return MHD_NO;
+	}
+	if (!strncmp(mime_type(real), "text/html", 9))
+		MHD_add_response_header(
+			resp, "Content-Security-Policy",
+			"default-src 'self'; img-src 'self' data:; "
+			"object-src 'none'; base-uri 'none'; "
+			"frame-ancestors 'none'");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"no-cache");
+	return reply(c, rq, 200, resp, mime_type(real));
+}
+
+/* A marker: static files are served by serve_file(), which needs the URL. */
+static enum MHD_Result h_static(struct MHD_Connection *c, struct req *rq)
+{
+	return MHD_NO;
+}
+
+/* GET /: the UI when there is one, else where the API is. */
+static enum MHD_Result h_root(struct MHD_Connection *c, struct req *rq)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (cfg.web_root &&
+	    snprintf(path, sizeof(path), "%s/index.html", cfg.web_root) > 0 &&
+	    !stat(path, &sb) && S_ISREG(sb.st_mode))
+		return serve_file(c, rq, "/");
+	return reply_json(c, rq, 200,
+			  json_pack("{s:s,s:s,s:s,s:s}", "service", SRV_NAME,
+				    "api", "/api", "health", "/healthz", "ui",
+				    "no web UI installed (--web-root)"));
+}
+
+/* ---- routing ---- */
+
+struct route {
+	const char *pattern;
+	const char *method;
+	handler_fn fn;
+	bool body; /* a JSON body */
+};
+
+static const struct route routes[] = {
+	{ "/", "GET", h_root, false },
+	{ "/healthz", "GET", h_healthz, false },
+	{ "/metrics", "GET", h_metrics, false },
+	{ "/api", "GET", h_api, false },
+	{ "/api/policies", "GET", h_policies, false },
+	{ "/api/traces", "GET", h_traces_list, false },
+	{ "/api/traces", "POST", NULL, false }, /* upload */
+	{ "/api/traces/{id}", "GET", h_trace_get, false },
+	{ "/api/traces/{id}", "DELETE", h_trace_delete, false },
+	{ "/api/traces/{id}/download", "GET", h_trace_download, false },
+	{ "/api/traces/{id}/replays", "POST", h_replay_post, true },
+	{ "/api/traces/{id}/replays", "GET", h_replays_of_trace, false },
+	{ "/api/traces/{id}/comparison", "GET", h_comparison, false },
+	{ "/api/traces/{id}/folios", "GET", h_folios, false },
+	{ "/api/traces/{id}/folios/{folio}/history", "GET", h_history, false },
+	{ "/api/replays/{id}", "GET", h_replay_get, false },
+};
+
+/* Does url match pattern?  Fills id and folio. */
+static bool match(const char *pattern, const char *url, int64_t *id,
+		  char **folio)
+{
+	const char *p = pattern, *u = url;
+
+	while (*p && *u) {
+		if (!strncmp(p, "{id}", 4)) {
+			char *end;
+			long long v;
+
+			if (!isdigit((unsigned char)*u))
+				return false;
+			v = strtoll(u, &end, 10);
+			if (v <= 0 || (*end && *end != '/'))
+				return false;
+			*id = v;
+			u = end;
+			p += 4;
+		} else if (!strncmp(p, "{folio}", 7)) {
+			const char *end = strchr(u, '/');
+			size_t n = end ? (size_t)(end - u) : strlen(u);
+
+			if (!n || n > 64)
+				return false;
+			free(*folio);
+			*folio = strndup(u, n);
+			u += n;
+			p += 7;
+		} else if (*p++ != *u++) {
+			return false;
+		}
+	}
+	return !*p && !*u;
+}
+
+static const char *static_method(const char *m)
+{
+	static const char *const known[] = { "GET",	"HEAD",	  "POST",
+					     "PUT",	"DELETE", "PATCH",
+					     "OPTIONS", "TRACE",  "CONNECT" };
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(m, known[i]))
+			return known[i];
+	return "OTHER";
+}
+
+/* Route a request: 0, or the status to answer with (404, 405). */
+static unsigned int route(struct req *rq, const char *url, char *allow,
+			  size_t allowlen)
+{
+	const char *m = !strcmp(rq->method, "HEAD") ? "GET" : rq->method;
+	bool path_known = false;
+
+	allow[0] = 0;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!match(routes[i].pattern, url, &rq->id, &rq->folio))
+			continue;
+		path_known = true;
+		rq->route = routes[i].pattern;
+		if (!strcmp(routes[i].method, m)) {
+			rq->fn = routes[i].fn;
+			rq->wants_body = routes[i].body;
+			return 0;
+		}
+		snprintf(allow + strlen(allow), allowlen - strlen(allow),
+			 "%s%s", allow[0] ? ", " : "", routes[i].method);
+	}
+	if (path_known)
+		return 405;
+	if (!strncmp(url, "/api/", 5) || !strcmp(url, "/api")) {
+		rq->route = "/api/*";
+		return 404;
+	}
+	rq->route = "/*";
+	if (strcmp(m, "GET")) {
+		snprintf(allow, allowlen, "GET, HEAD");
+		return 405;
+	}
+	rq->fn = h_static;
+	return 0;
+}
+
+static bool mutating(const char *m)
+{
+	return strcmp(m, "GET") && strcmp(m, "HEAD") && strcmp(m, "OPTIONS");
+}
+
+static bool authorized(struct MHD_Connection *c)
+{
+	const char *h;
+	char hex[65];
+	unsigned char got[32];
+
+	if (!cfg.have_token)
+		return true;
+	h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!h || strncasecmp(h, "Bearer ", 7))
+		return false;
+	/* compare digests in constant time: no length or prefix leaks */
+	if (sha256_hex(h + 7, strlen(h + 7), hex))
+		return false;
+	for (int i = 0; i < 32; i++) {
+		unsigned int b;
+
+		sscanf(hex + 2 * i, "%2x", &b);
+		got[i] = (unsigned char)b;
+	}
+	return !CRYPTO_memcmp(got, cfg.token_sha, 32);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
+			      const char *url, const char *method,
+			      const char *version, const char *data,
+			      size_t *size, void **con_cls)
+{
+	struct req *rq = *con_cls;
+
+	if (!rq) {
+		char allow[128];
+		unsigned int st;
+
+		rq = calloc(1, sizeof(*rq));
+		if (!rq)
+			return MHD_NO;
+		*con_cls = rq;
+		rq->t0 = srv_mono();
+		rq->method = static_method(method);
+		st = route(rq, url, allow, sizeof(allow));
+		if (st == 405) {
+			struct MHD_Response *resp;
+			char *text;
+			json_t *b = json_error_body("method not allowed", NULL);
+
+			json_object_set_new(b, "detail",
+					    json_sprintf("%s %s: allowed: %s",
+							 method, url, allow));
+			text = json_dumps(b, JSON_INDENT(1));
+			json_decref(b);
+			if (!text)
+				return MHD_NO;
+			{
+				size_t len = strlen(text);
+				char *t = realloc(text, len + 2);
+
+				if (!t) {
+					free(text);
+					return MHD_NO;
+				}
+				text = t;
+				memcpy(text + len, "\n", 2);
+			}
+			resp = MHD_create_response_from_buffer(
+				strlen(text), text, MHD_RESPMEM_MUST_FREE);
+			if (!resp) {
+				free(text);
+				return MHD_NO;
+			}
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+						allow);
+			return reply(c, rq, 405, resp, "application/json");
+		}
+		if (st == 404)
+			return reply_error(c, rq, 404, "not found",
+					   "no endpoint %s %s (GET /api "
+					   "lists them)",
+					   method, url);
+		if (mutating(rq->method) && !authorized(c))
+			return reply_error(c, rq, 401, "unauthorized",
+					   "%s needs 'Authorization: Bearer "
+					   "<token>' (--token-file)",
+					   method);
+		if (rq->fn == h_static)
+			return serve_file(c, rq, url);
+	}
+	if (!rq->fn) /* the upload */
+		return h_upload(c, rq, data, size);
+	if (rq->status) { /* answered already: drop the rest */
+		*size = 0;
+		return MHD_YES;
+	}
+	if (rq->wants_body) {
+		if (!rq->started) {
+			rq->started = true;
+			return MHD_YES;
+		}
+		if (*size) {
+			if (rq->body_len + *size > BODY_MAX) {
+				rq->body_big = true;
+			} else {
+				char *b = realloc(rq->body,
+						  rq->body_len + *size + 1);
+
+				if (!b)
+					return MHD_NO;
+				rq->body = b;
+				memcpy(b + rq->body_len, data, *size);
+				rq->body_len += *size;
+				b[rq->body_len] = 0;
+			}
+			*size = 0;
+			return MHD_YES;
+		}
+		if (rq->body_big)
+			return reply_error(c, rq, 413, "request too large",
+					   "a request body is at most %d bytes",
+					   BODY_MAX);
+	}
+	return rq->fn(c, rq);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct req *rq = *con_cls;
+
+	if (!rq)
+		return;
+	if (rq->route)
+		metrics_request(rq->route, rq->method, rq->status,
+				srv_mono() - rq->t0);
+	upload_free(rq->up);
+	free(rq->folio);
+	free(rq->body);
+	free(rq);
+	*con_cls = NULL;
+}
+
+int http_start(char *err, size_t errlen)
+{
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+
+	if (cfg.sa.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	daemon_ = MHD_start_daemon(
+		flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR,
+		(struct sockaddr *)&cfg.sa, MHD_OPTION_THREAD_POOL_SIZE,
+		cfg.http_threads, MHD_OPTION_CONNECTION_TIMEOUT,
+		cfg.conn_timeout, MHD_OPTION_CONNECTION_LIMIT, 1000u,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+	if (!daemon_) {
+		snprintf(err, errlen, "cannot listen on %s", cfg.listen);
+		return -1;
+	}
+	return 0;
+}
+
+uint16_t http_port(void)
+{
+	const union MHD_DaemonInfo *i =
+		MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
+
+	return i ? i->port : 0;
+}
+
+void http_quiesce(unsigned int ms)
+{
+	MHD_socket s;
+
+	if (!daemon_)
+		return;
+	s = MHD_quiesce_daemon(daemon_);
+	if (s != MHD_INVALID_SOCKET)
+		close(s);
+	for (unsigned int t = 0; t < ms; t += 20) {
+		const union MHD_DaemonInfo *i = MHD_get_daemon_info(
+			daemon_, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+		if (!i || !i->num_connections)
+			break;
+		usleep(20 * 1000);
+	}
+}
+
+void http_stop(void)
+{
+	if (daemon_)
+		MHD_stop_daemon(daemon_);
+	daemon_ = NULL;
+}
