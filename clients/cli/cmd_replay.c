@@ -30,6 +30,7 @@
 #include "cli.h"
 #include "engine.h"
 #include "output.h"
+#include "remote.h"
 #include "report.h"
 
 struct opts {
@@ -37,6 +38,7 @@ struct opts {
 	uint32_t nr_policies;
 	uint32_t arch;
 	unsigned int jobs;
+	const char *server; /* --server: replay through this mapcountd */
 	struct out_opts out;
 };
 
@@ -60,15 +62,21 @@ struct run {
 
 static int usage(void)
 {
-	fputs("usage: mapcount replay [-p POLICY]... [--plugin FILE.so]... "
-	      "[--arch 64|32]\n"
-	      "                       [--format text|json|junit|markdown] [-o "
-	      "FILE] [--jobs N]\n"
-	      "                       [--fail-on "
-	      "unsafe-reuse,false-exclusive,overflow,fidelity,regression]\n"
-	      "                       [--baseline FILE] [--tolerance "
-	      "METRIC=VALUE[%]]... TRACE|DIR...\n",
-	      stderr);
+	static const char *const lines[] = {
+		"usage: mapcount replay [-p POLICY]... [--plugin FILE.so]... "
+		"[--arch 64|32]",
+		"                       [--format text|json|junit|markdown] "
+		"[-o FILE] [--jobs N]",
+		"                       [--fail-on "
+		"unsafe-reuse,false-exclusive,overflow,fidelity,regression]",
+		"                       [--baseline FILE] [--tolerance "
+		"METRIC=VALUE[%]]...",
+		"                       [--server http://HOST:PORT] "
+		"TRACE|DIR...",
+	};
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		fprintf(stderr, "%s\n", lines[i]);
 	return EXIT_BAD_INPUT;
 }
 
@@ -104,6 +112,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "plugin", required_argument, NULL, 'P' },
 		{ "arch", required_argument, NULL, 'a' },
 		{ "jobs", required_argument, NULL, 'j' },
+		{ "server", required_argument, NULL, 'S' },
 		OUT_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -142,6 +151,9 @@ static int parse(int argc, char **argv, struct opts *o)
 				return -1;
 			}
 			o->arch = (uint32_t)atoi(optarg);
+			break;
+		case 'S':
+			o->server = optarg;
 			break;
 		case 'j':
 			o->jobs = (unsigned int)atoi(optarg);
@@ -300,6 +312,16 @@ static void replay_one(const struct opts *o, struct job *j)
 
 	if (!r) {
 		j->error = strdup(err);
+		return;
+	}
+	if (o->server) {
+		j->result = remote_replay(
+			o->server, j->path,
+			cli_trace_name(r, j->path, namebuf, sizeof(namebuf)),
+			o->policies, o->nr_policies, o->arch, err, sizeof(err));
+		if (!j->result)
+			j->error = strdup(err);
+		mct_close(r);
 		return;
 	}
 	e = engine_new(mct_header(r), &eo, err, sizeof(err));

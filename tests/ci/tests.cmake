@@ -17,3 +17,9 @@ if(NOT MAPCOUNT_SANITIZE)
     COMMAND sh ${CMAKE_SOURCE_DIR}/tests/ci/test_vma_overflow.sh $<TARGET_FILE:mapcount>)
   set_tests_properties(vma_overflow_2e22 PROPERTIES LABELS "ci;slow")
 endif()
+
+add_test(NAME cli_remote
+  COMMAND sh ${CMAKE_SOURCE_DIR}/tests/ci/test_remote.sh $<TARGET_FILE:mapcount>
+          $<TARGET_FILE:mapcountd>
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(cli_remote PROPERTIES LABELS "ci;server")
