@@ -77,3 +77,47 @@ for p in "two-slot" "count64" "per-page" ""; do
 	r=$(echo "$l" | tr ' ' '\n' | sed -n 's/^peak_rss_kib=//p')
 	echo "| ${p:-all six} (with the oracle) | $s | $((r / 1024)) |"
 done
+
+# ---- mapcountd: ingest and queries ----
+D2=$(mktemp -d)
+"$B/mapcountd" --listen 127.0.0.1:0 --db "$D2/db" --workers 1 >"$D2/out" 2>&1 &
+srv=$!
+trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null; rm -rf "$D2"' EXIT
+for i in $(seq 50); do
+	URL=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$D2/out")
+	[ -n "$URL" ] && break
+	sleep 0.1
+done
+echo
+echo "### mapcountd"
+echo
+echo "| measure | value |"
+echo "|---|---:|"
+t=fork-storm.mct
+ev=$("$MB" decode "$D/$t" | tr ' ' '\n' | sed -n 's/^events=//p')
+bytes=$(stat -c %s "$D/$t")
+s=$(curl -s -o /dev/null -w '%{time_total}' -X POST -H 'Content-Type: application/x-protobuf' \
+	--data-binary @"$D/$t" "$URL/api/traces?name=fs")
+echo "| ingest over HTTP, $t ($(meps "$ev") M events, $((bytes / 1048576)) MiB binary) | $(meps "$(awk -v e="$ev" -v s="$s" 'BEGIN { print e / s }')") M events/s |"
+sync
+dbb=$(($(stat -c %s "$D2/db") + $(stat -c %s "$D2/db-wal" 2>/dev/null || echo 0)))
+echo "| database bytes per binary trace byte | $(ratio "$dbb" "$bytes") |"
+# a small trace with a cached comparison for the query load
+curl -s -X POST -H 'Content-Type: text/plain' --data-binary @traces/samples/fork-cow-64k.mct.txt "$URL/api/traces" >/dev/null
+small=$(curl -s "$URL/api/traces" | jq '.items[] | select(.name == "fork-cow-64k") | .id')
+while [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/traces/$small/comparison?arch=64")" != 200 ]; do sleep 0.1; done
+q() { # q PATH: wrk, 64 connections, 10 s: "req/s p99"
+	wrk -t2 -c64 -d10s --latency "$URL$1" 2>/dev/null |
+		awk '/Requests\/sec/ { r = $2 } / 99%/ { p = $2 } END { print r, p }'
+}
+set -- $(q "/api/traces/$small/comparison?arch=64")
+echo "| cached comparison, 64 connections: requests/s, p99 | $1, $2 |"
+set -- $(q "/api/traces")
+echo "| trace list, 64 connections: requests/s, p99 | $1, $2 |"
+# the same while a 2.7M-event upload is ingested over and over
+(while :; do curl -s -o /dev/null -X POST --data-binary @"$D/$t" "$URL/api/traces"; done) &
+ing=$!
+sleep 1
+set -- $(q "/api/traces/$small/comparison?arch=64")
+kill $ing 2>/dev/null
+echo "| cached comparison during ingest: requests/s, p99 | $1, $2 |"
