@@ -11,6 +11,13 @@
 
 #include "engine.h"
 
+/*
+ * Bump when the meaning of a reported number changes (scoring, engine
+ * semantics) without a policy's own version changing: result caches
+ * (mapcountd) key on it.
+ */
+#define MC_REPORT_VERSION 1
+
 /* {"name":, "file":, "events":, "policies": [...]} for one trace. */
 json_t *report_trace_json(const struct engine *e, uint32_t nr_policies,
 			  const char *name, const char *file, uint32_t arch);

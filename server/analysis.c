@@ -642,6 +642,9 @@ int analysis_report_fingerprint(char out[17])
 			  json_pack("[o]", report_trace_json(e, eo.nr_policies,
 							     "t", "t", 64)));
 	sh = shape(doc);
+	/* the shape catches new or removed fields, the version the rest */
+	json_object_set_new(sh, "report_version",
+			    json_integer(MC_REPORT_VERSION));
 	text = json_dumps(sh, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(sh);
 	json_decref(doc);
