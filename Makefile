@@ -28,7 +28,10 @@ test: build build-asan
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	@cd $(BUILD_SAN) && ctest --output-on-failure -j$(JOBS)
 	@scripts/fuzz 30
-	@echo "make test: all suites passed (release, ASan+UBSan, fuzzing)"
+	@n=$$(( $$(cd $(BUILD) && ctest -N | sed -n 's/^Total Tests: //p') + \
+		$$(cd $(BUILD_SAN) && ctest -N | sed -n 's/^Total Tests: //p') + 2 )); \
+		echo "make test: release, ASan+UBSan and fuzz suites"; \
+		echo "tests: $$n passed, 0 failed"
 
 # libFuzzer targets, FUZZ_SECONDS each, after their regression inputs.
 fuzz: deps
