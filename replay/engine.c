@@ -635,6 +635,68 @@ static void do_observe(struct engine *e, const struct mct_event *ev)
 	}
 }
 
+/* A policy's value of the field called name; false when it has none. */
+static bool field_of(const struct mc_field *fl, uint32_t n, const char *name,
+		     int64_t *v)
+{
+	for (uint32_t k = 0; k < n; k++)
+		if (!strcmp(fl[k].name, name)) {
+			*v = fl[k].value;
+			return true;
+		}
+	return false;
+}
+
+/*
+ * mmid: the kernel's CONFIG_MM_ID slots of a folio against those of the
+ * policies that keep slots (their fields() name them), slot for slot, and
+ * the maybe-shared bit.  A slot the kernel gave an MM outside the trace
+ * never agrees.
+ */
+static void do_slots(struct engine *e, const struct mct_event *ev)
+{
+	const struct world_folio *wf = world_folio(e->w, ev->folio);
+	struct mc_folio f = mkfolio(e, wf);
+	static const char *const names[2][2] = {
+		{ "slot0_mm_id", "slot0_mapcount" },
+		{ "slot1_mm_id", "slot1_mapcount" },
+	};
+	const uint32_t mm[2] = { ev->mm, ev->mm2 };
+
+	for (uint32_t i = 0; i < e->nr; i++) {
+		struct epol *ep = &e->pol[i];
+		const void *st = state_of(e, i, f.order, e->fslot[ev->folio]);
+		struct mc_field fl[32];
+		uint32_t n;
+		int64_t bit, id, count;
+		bool agree;
+
+		if (!ep->p->fields)
+			continue;
+		n = ep->p->fields(st, &f, fl, 32);
+		if (!field_of(fl, n, "maybe_shared_bit", &bit))
+			continue;
+		agree = bit == ev->shared;
+		for (int s = 0; s < 2; s++) {
+			if (!field_of(fl, n, names[s][0], &id) ||
+			    !field_of(fl, n, names[s][1], &count))
+				goto next;
+			if (ev->slot[s] == MCT_MMID_FREE)
+				agree = agree && id == 0;
+			else if (ev->slot[s] == MCT_MMID_MM)
+				agree = agree && id != 0 &&
+					(uint64_t)id ==
+						world_mm(e->w, mm[s])->mm_id &&
+					(uint64_t)count == ev->slot_count[s];
+			else
+				agree = false;
+		}
+		ep->res.slots.observed++;
+		ep->res.slots.agree += agree;
+	next:;
+	}
+}
+
 int engine_event(struct engine *e, const struct mct_event *ev, char *err,
 		 size_t errlen)
 {
@@ -663,6 +725,9 @@ int engine_event(struct engine *e, const struct mct_event *ev, char *err,
 		break;
 	case MCT_OBSERVE:
 		do_observe(e, ev);
+		break;
+	case MCT_MMID:
+		do_slots(e, ev);
 		break;
 	default:
 		break;

@@ -36,6 +36,9 @@ struct mc_result {
 	struct {
 		uint64_t observed, agree;
 	} observe;
+	struct { /* mmid: the kernel's MM_ID slots, for policies with slots */
+		uint64_t observed, agree;
+	} slots;
 	struct {
 		int64_t current, peak;
 	} memory;

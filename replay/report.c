@@ -103,17 +103,19 @@ static json_t *policy_json(const struct engine *e, const struct mc_result *r,
 			   uint32_t arch)
 {
 	return json_pack(
-		"{s:s,s:o,s:o,s:o,s:{s:o,s:o,s:o,s:o},s:{s:o,s:o},s:o,s:o,"
-		"s:{s:f,s:o,s:o}}",
+		"{s:s,s:o,s:o,s:o,s:{s:o,s:o,s:o,s:o},s:{s:o,s:o},s:{s:o,s:o},"
+		"s:o,s:o,s:{s:f,s:o,s:o}}",
 		"policy", r->policy->name, "cow", cow_json(r), "shared",
 		shared_json(r), "stats", stats_json(r), "partial", "actual",
 		U(r->partial.actual), "detected", U(r->partial.detected),
 		"missed", U(r->partial.missed), "false",
 		U(r->partial.false_flags), "observe", "observed",
-		U(r->observe.observed), "agree", U(r->observe.agree), "memory",
-		memory_json(e, r, arch), "overflow", overflow_json(r, arch),
-		"cost", "ns_per_event", ns_per_event(r), "words_written",
-		U(r->cost.words_written), "atomics", U(r->cost.atomics));
+		U(r->observe.observed), "agree", U(r->observe.agree), "slots",
+		"observed", U(r->slots.observed), "agree", U(r->slots.agree),
+		"memory", memory_json(e, r, arch), "overflow",
+		overflow_json(r, arch), "cost", "ns_per_event", ns_per_event(r),
+		"words_written", U(r->cost.words_written), "atomics",
+		U(r->cost.atomics));
 }
 
 json_t *report_trace_json(const struct engine *e, uint32_t nr_policies,

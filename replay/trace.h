@@ -41,6 +41,7 @@ enum mct_kind {
 	MCT_QUERY,
 	MCT_STAT,
 	MCT_OBSERVE,
+	MCT_MMID,
 	MCT_NR_KINDS
 };
 
@@ -63,6 +64,14 @@ enum mct_expect {
 	MCT_EXPECT_COPY,      /* cow */
 	MCT_EXPECT_SHARED,    /* query */
 	MCT_EXPECT_EXCLUSIVE, /* query */
+};
+
+/* mct_event.slot[]: a CONFIG_MM_ID slot of an mmid statement */
+enum mct_mmid_slot {
+	MCT_MMID_FREE = 0, /* omitted */
+	MCT_MMID_MM,	   /* held by the trace's MM mm (slot 0) or mm2 */
+	MCT_MMID_OTHER,	   /* held by an MM outside the trace: "?" */
+	MCT_NR_MMID_SLOTS
 };
 
 /* mct_event.flags */
@@ -90,6 +99,9 @@ enum mct_expect {
  *   query   folio [expect]
  *   stat    mm [rss_kb pss_kb uss_kb]
  *   observe folio first(page) value(mapcount)
+ *   mmid    folio value(large mapcount) shared, slot[2] and slot_count[2];
+ *           mm and mm2 are the MMs of slots 0 and 1 when MCT_MMID_MM, else
+ *           MCT_NO_ID
  * For map/unmap with MCT_F_NO_RANGE, first and nr are 0: the consumer
  * resolves them against the folio's size.
  */
@@ -107,6 +119,10 @@ struct mct_event {
 	uint64_t rss_kb, pss_kb, uss_kb;
 	uint64_t value;
 	const char *comm; /* mm: valid until the next event, or NULL */
+	/* mmid: the kernel's MM_ID state of a large folio */
+	uint8_t slot[2];	/* enum mct_mmid_slot */
+	uint8_t shared;		/* the maybe-shared bit, 0 or 1 */
+	uint64_t slot_count[2]; /* mappings the slot's MM holds */
 };
 
 enum mct_source { MCT_SOURCE_NONE, MCT_SOURCE_SYNTHETIC, MCT_SOURCE_RECORDED };
@@ -209,6 +225,5 @@ void mct_writer_abort(struct mct_writer *w);
 const char *mct_kind_name(enum mct_kind k);
 const char *mct_ftype_name(enum mct_ftype t);
 const char *mct_level_name(enum mct_level l);
-
 
 #endif /* MAPCOUNT_TRACE_H */

@@ -22,7 +22,8 @@ static const uint8_t magic[4] = { 0x89, 'M', 'C', 'T' };
 
 /* The schema numbers things as the model does. */
 _Static_assert(MCT__EVENT__KIND_MM == MCT_MM + 1 &&
-		       MCT__EVENT__KIND_OBSERVE == MCT_OBSERVE + 1,
+		       MCT__EVENT__KIND_OBSERVE == MCT_OBSERVE + 1 &&
+		       MCT__EVENT__KIND_MMID == MCT_MMID + 1,
 	       "Event field numbers follow enum mct_kind");
 _Static_assert((int)MCT__SPACE__SPACE_VMA == MCT_SPACE_VMA &&
 		       (int)MCT__LEVEL__LEVEL_PUD == MCT_PUD &&
@@ -397,6 +398,31 @@ static int from_expect(struct mct_reader *r, struct mct_event *ev, bool has,
 	return 0;
 }
 
+static int from_mmid(struct mct_reader *r, const Mct__Mmid *m,
+		     struct mct_event *ev)
+{
+	const Mct__MmidSlot *slot[2] = { m->slot0, m->slot1 };
+
+	if (set_id(r, ev, MCT_SLOT_FOLIO, m->folio))
+		return -1;
+	ev->value = m->mapcount;
+	ev->shared = m->shared ? 1 : 0;
+	for (int i = 0; i < 2; i++) {
+		if (!slot[i])
+			continue;
+		if (slot[i]->base.n_unknown_fields)
+			return mct_fail(r, "mmid",
+					"slot%d: unknown field %" PRIu32, i,
+					slot[i]->base.unknown_fields[0].tag);
+		ev->slot_count[i] = slot[i]->count;
+		ev->slot[i] = slot[i]->has_mm ? MCT_MMID_MM : MCT_MMID_OTHER;
+		if (slot[i]->has_mm &&
+		    set_id(r, ev, i ? MCT_SLOT_MM2 : MCT_SLOT_MM, slot[i]->mm))
+			return -1;
+	}
+	return 0;
+}
+
 /* ev from e: 0, or nonzero on error. */
 static int from_pb(struct mct_reader *r, const Mct__Event *e,
 		   struct mct_event *ev)
@@ -460,6 +486,8 @@ static int from_pb(struct mct_reader *r, const Mct__Event *e,
 		ev->first = e->observe->page;
 		ev->value = e->observe->mapcount;
 		return set_id(r, ev, MCT_SLOT_FOLIO, e->observe->folio);
+	case MCT__EVENT__KIND_MMID:
+		return from_mmid(r, e->mmid, ev);
 	default:
 		return -1;
 	}
@@ -627,6 +655,10 @@ union payload {
 	Mct__Query query;
 	Mct__Stat stat;
 	Mct__Observe observe;
+	struct {
+		Mct__Mmid m;
+		Mct__MmidSlot slot[2];
+	} mmid;
 };
 
 static void rmap_to_pb(const struct mct_event *ev, const uint32_t *id,
@@ -741,6 +773,27 @@ static void to_pb(const struct mct_event *ev, const uint32_t *id,
 		u->observe.page = ev->first;
 		u->observe.mapcount = ev->value;
 		e->observe = &u->observe;
+		break;
+	case MCT_MMID:
+		u->mmid.m = (Mct__Mmid)MCT__MMID__INIT;
+		u->mmid.m.folio = id[MCT_SLOT_FOLIO];
+		u->mmid.m.mapcount = ev->value;
+		u->mmid.m.shared = ev->shared != 0;
+		for (int i = 0; i < 2; i++) {
+			Mct__MmidSlot *sl = &u->mmid.slot[i];
+
+			if (ev->slot[i] == MCT_MMID_FREE)
+				continue;
+			*sl = (Mct__MmidSlot)MCT__MMID_SLOT__INIT;
+			sl->count = ev->slot_count[i];
+			sl->has_mm = ev->slot[i] == MCT_MMID_MM;
+			sl->mm = id[i ? MCT_SLOT_MM2 : MCT_SLOT_MM];
+			if (i)
+				u->mmid.m.slot1 = sl;
+			else
+				u->mmid.m.slot0 = sl;
+		}
+		e->mmid = &u->mmid.m;
 		break;
 	}
 }

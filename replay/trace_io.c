@@ -30,7 +30,7 @@ static const char *const kind_names[MCT_NR_KINDS] = {
 	[MCT_ALLOC] = "alloc", [MCT_FREE] = "free",	  [MCT_MAP] = "map",
 	[MCT_UNMAP] = "unmap", [MCT_REF] = "ref",	  [MCT_PIN] = "pin",
 	[MCT_UNPIN] = "unpin", [MCT_COW] = "cow",	  [MCT_QUERY] = "query",
-	[MCT_STAT] = "stat",   [MCT_OBSERVE] = "observe",
+	[MCT_STAT] = "stat",   [MCT_OBSERVE] = "observe", [MCT_MMID] = "mmid",
 };
 
 static const char *const ftype_names[MCT_NR_FTYPES] = {
@@ -76,9 +76,11 @@ static const uint8_t slots_required[MCT_NR_KINDS] = {
 	[MCT_QUERY] = S(FOLIO),
 	[MCT_STAT] = S(MM),
 	[MCT_OBSERVE] = S(FOLIO),
+	[MCT_MMID] = S(FOLIO),
 };
 static const uint8_t slots_optional[MCT_NR_KINDS] = {
 	[MCT_MM] = S(MM2),
+	[MCT_MMID] = S(MM) | S(MM2),
 	[MCT_MAP] = S(VMA),
 	[MCT_UNMAP] = S(VMA),
 };
@@ -816,12 +818,26 @@ static bool expect_ok(const struct mct_event *ev)
 	}
 }
 
+/* mmid: each slot names an MM exactly when it is held by one. */
+static bool mmid_ok(const struct mct_event *ev)
+{
+	const uint32_t mm[2] = { ev->mm, ev->mm2 };
+
+	for (int i = 0; i < 2; i++)
+		if (ev->slot[i] >= MCT_NR_MMID_SLOTS ||
+		    (ev->slot[i] == MCT_MMID_MM) != (mm[i] != MCT_NO_ID))
+			return false;
+	return ev->shared <= 1;
+}
+
 /* Can both encodings say this event? */
 static bool event_ok(const struct mct_event *ev)
 {
 	bool rmap = ev->kind == MCT_MAP || ev->kind == MCT_UNMAP;
 
 	if (ev->kind < MCT_MM || ev->kind >= MCT_NR_KINDS)
+		return false;
+	if (ev->kind == MCT_MMID && !mmid_ok(ev))
 		return false;
 	if (rmap && !(ev->flags & MCT_F_NO_RANGE) &&
 	    (!ev->nr || ev->first + (ev->nr - 1) < ev->first))

@@ -30,6 +30,7 @@ struct stmt_ctx {
 	const struct stmt *st;
 	struct mct_event *ev;
 	struct mct_header *h;
+	struct tok slot_mm[2]; /* mmid: the slots' MMs, interned last */
 	char shown[100];
 };
 
@@ -58,6 +59,9 @@ enum opt {
 	O_PSS,
 	O_USS,
 	O_MAPCOUNT,
+	O_SHARED,
+	O_SLOT0,
+	O_SLOT1,
 	NR_OPTS
 };
 
@@ -81,6 +85,9 @@ static const char *const opt_keys[NR_OPTS] = {
 	[O_PSS] = "pss",
 	[O_USS] = "uss",
 	[O_MAPCOUNT] = "mapcount",
+	[O_SHARED] = "shared",
+	[O_SLOT0] = "slot0",
+	[O_SLOT1] = "slot1",
 };
 
 #define O(x) (1u << O_##x)
@@ -133,6 +140,11 @@ static const struct stmt stmts[MCT_NR_KINDS] = {
 			  .args = { A_FOLIO, A_PAGE },
 			  .opts = O(MAPCOUNT),
 			  .required = O(MAPCOUNT) },
+	[MCT_MMID] = { .usage = "mmid F mapcount=N shared=0|1 "
+				"[slot0=M:COUNT] [slot1=M:COUNT]",
+		       .args = { A_FOLIO },
+		       .opts = O(MAPCOUNT) | O(SHARED) | O(SLOT0) | O(SLOT1),
+		       .required = O(MAPCOUNT) | O(SHARED) },
 };
 
 /* The words a value may be, and how a message lists them. */
@@ -529,6 +541,36 @@ static int parse_expect(struct stmt_ctx *c, const struct tok *v)
 	return 0;
 }
 
+/*
+ * slotN=M:COUNT or slotN=?:COUNT.  M may itself hold ':', COUNT may not:
+ * the last ':' separates them.  M is interned after the other options, so
+ * that slot 0's MM is numbered before slot 1's in any order of the text.
+ */
+static int parse_slot(struct stmt_ctx *c, int i, const struct tok *v)
+{
+	struct tok mm = *v, count;
+	size_t n = v->len;
+
+	while (n && v->s[n - 1] != ':')
+		n--;
+	if (n < 2 || n == v->len)
+		return fail_at(c, v->col,
+			       "bad slot %s: expected M:COUNT or ?:COUNT",
+			       show(c, v));
+	mm.len = n - 1;
+	count = (struct tok){ v->s + n, v->len - n, v->col + n };
+	if (parse_num(c, &count, "slot count", UINT64_MAX,
+		      &c->ev->slot_count[i]))
+		return -1;
+	if (tok_is(&mm, "?")) {
+		c->ev->slot[i] = MCT_MMID_OTHER;
+		return 0;
+	}
+	c->ev->slot[i] = MCT_MMID_MM;
+	c->slot_mm[i] = mm;
+	return 0;
+}
+
 static int parse_opt(struct stmt_ctx *c, enum opt o, const struct tok *t,
 		     const struct tok *v)
 {
@@ -597,6 +639,17 @@ static int parse_opt(struct stmt_ctx *c, enum opt o, const struct tok *t,
 		return parse_num(c, v, "uss", UINT64_MAX, &ev->uss_kb);
 	case O_MAPCOUNT:
 		return parse_num(c, v, "mapcount", UINT64_MAX, &ev->value);
+	case O_SHARED: {
+		uint64_t b;
+
+		if (parse_num(c, v, "shared", 1, &b))
+			return -1;
+		ev->shared = (uint8_t)b;
+		return 0;
+	}
+	case O_SLOT0:
+	case O_SLOT1:
+		return parse_slot(c, o - O_SLOT0, v);
 	default:
 		return -1;
 	}
@@ -676,6 +729,14 @@ static int parse_stmt(struct stmt_ctx *c, const struct stmt *st,
 			return -1;
 	if (parse_opts(c, st))
 		return -1;
+	if (c->ev && c->ev->kind == MCT_MMID) {
+		if (c->ev->slot[0] == MCT_MMID_MM &&
+		    intern(c, &c->slot_mm[0], MCT_SPACE_MM, &c->ev->mm))
+			return -1;
+		if (c->ev->slot[1] == MCT_MMID_MM &&
+		    intern(c, &c->slot_mm[1], MCT_SPACE_MM, &c->ev->mm2))
+			return -1;
+	}
 	c->r->pos.col = kw->col;
 	return 0;
 }
@@ -783,7 +844,7 @@ int mct_text_next(struct mct_reader *r, struct mct_event *ev)
 			r, NULL,
 			"unknown statement %s: expected mm, fork, exit, "
 			"alloc, free, map, unmap, ref, pin, unpin, cow, "
-			"query, stat or observe",
+			"query, stat, observe or mmid",
 			show(&c, &kw));
 	if (k == 0)
 		return mct_fail(r, "header",
@@ -925,6 +986,18 @@ static void put_args(struct out *o, const struct mct_event *ev,
 	case MCT_OBSERVE:
 		putf(o, " %" PRIu64 " mapcount=%" PRIu64, ev->first, ev->value);
 		break;
+	case MCT_MMID:
+		putf(o, " mapcount=%" PRIu64 " shared=%u", ev->value,
+		     (unsigned int)ev->shared);
+		for (int i = 0; i < 2; i++)
+			if (ev->slot[i] != MCT_MMID_FREE)
+				putf(o, " slot%d=%s:%" PRIu64, i,
+				     ev->slot[i] == MCT_MMID_MM
+					     ? nm[i ? MCT_SLOT_MM2
+						    : MCT_SLOT_MM]
+					     : "?",
+				     ev->slot_count[i]);
+		break;
 	case MCT_STAT:
 		if (ev->flags & MCT_F_RSS)
 			putf(o, " rss=%" PRIu64, ev->rss_kb);
@@ -945,7 +1018,7 @@ int mct_text_write_event(struct mct_writer *w, const struct mct_event *ev,
 
 	o.len = 0;
 	putf(&o, "%s", mct_kind_name(ev->kind));
-	if (nm[MCT_SLOT_MM])
+	if (nm[MCT_SLOT_MM] && ev->kind != MCT_MMID)
 		putf(&o, " %s", nm[MCT_SLOT_MM]);
 	if (ev->kind == MCT_FORK)
 		putf(&o, " %s", nm[MCT_SLOT_MM2]);

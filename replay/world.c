@@ -1214,6 +1214,13 @@ int world_apply(struct world *w, const struct mct_event *ev, world_fn fn,
 	case MCT_OBSERVE:
 		ret = check_page(w, ev->folio, ev->first, err, errlen);
 		break;
+	case MCT_MMID: /* the slots' MMs must be live */
+		ret = need_folio(w, ev->folio, err, errlen);
+		if (!ret && ev->slot[0] == MCT_MMID_MM)
+			ret = need_mm(w, ev->mm, "slot0's mm", err, errlen);
+		if (!ret && ev->slot[1] == MCT_MMID_MM)
+			ret = need_mm(w, ev->mm2, "slot1's mm", err, errlen);
+		break;
 	default:
 		ret = fail(err, errlen, "unknown event kind %u", ev->kind);
 	}

@@ -92,6 +92,11 @@ static void assert_event_equal(const struct mct_event *a,
 	assert_int_equal(a->pss_kb, b->pss_kb);
 	assert_int_equal(a->uss_kb, b->uss_kb);
 	assert_int_equal(a->value, b->value);
+	assert_int_equal(a->slot[0], b->slot[0]);
+	assert_int_equal(a->slot[1], b->slot[1]);
+	assert_int_equal(a->slot_count[0], b->slot_count[0]);
+	assert_int_equal(a->slot_count[1], b->slot_count[1]);
+	assert_int_equal(a->shared, b->shared);
 	assert_int_equal(!a->comm, !b->comm);
 	if (a->comm)
 		assert_string_equal(a->comm, b->comm);
@@ -298,6 +303,27 @@ static const struct rt_case rt_cases[] = {
 	  "observe g 511 mapcount=2\n"
 	  "free f\n"
 	  "exit child\n" },
+	{ "mmid",
+	  "mct 1\n"
+	  "mm a\n"
+	  "alloc f order=4\n"
+	  "mmid f shared=1 slot1=b:c:3 mapcount=0x13 slot0=a:16\n"
+	  "mmid f mapcount=16 shared=0 slot0=?:16\n"
+	  "mmid f mapcount=0 shared=0\n"
+	  "mmid f mapcount=48 shared=1 slot1=?:0x2 slot0=a:1\n"
+	  "mmid f mapcount=2 shared=1 slot1=y:1\n"
+	  "mmid f mapcount=18446744073709551615 shared=1 slot1=x:1 "
+	  "slot0=w:18446744073709551615\n",
+	  "mct 1\n"
+	  "mm a\n"
+	  "alloc f order=4\n"
+	  "mmid f mapcount=19 shared=1 slot0=a:16 slot1=b:c:3\n"
+	  "mmid f mapcount=16 shared=0 slot0=?:16\n"
+	  "mmid f mapcount=0 shared=0\n"
+	  "mmid f mapcount=48 shared=1 slot0=a:1 slot1=?:2\n"
+	  "mmid f mapcount=2 shared=1 slot1=y:1\n"
+	  "mmid f mapcount=18446744073709551615 shared=1 "
+	  "slot0=w:18446744073709551615 slot1=x:1\n" },
 	{ "header only", "mct 1", "mct 1\n" },
 	{ "header source synthetic",
 	  "mct 1 source=synthetic pud_order=0 name=\"\"",
@@ -599,6 +625,29 @@ static void test_writer_refuses(void **state)
 		{ .kind = MCT_QUERY, .folio = 7, .expect = MCT_EXPECT_COPY },
 		{ .kind = MCT_MM, .mm = 7, .mm2 = no, .comm = "a\nb" },
 		{ .kind = MCT_MM, .mm = 7, .mm2 = 8 }, /* no parent name */
+		/* mmid: a slot held by an MM names it, and only then */
+		{ .kind = MCT_MMID,
+		  .folio = 7,
+		  .mm = no,
+		  .mm2 = no,
+		  .slot = { MCT_MMID_MM, MCT_MMID_FREE } },
+		{ .kind = MCT_MMID, .folio = 7, .mm = 7, .mm2 = no },
+		{ .kind = MCT_MMID,
+		  .folio = 7,
+		  .mm = no,
+		  .mm2 = 7,
+		  .slot = { MCT_MMID_FREE, MCT_MMID_OTHER } },
+		{ .kind = MCT_MMID,
+		  .folio = 7,
+		  .mm = no,
+		  .mm2 = no,
+		  .slot = { MCT_NR_MMID_SLOTS, 0 } },
+		{ .kind = MCT_MMID,
+		  .folio = 7,
+		  .mm = no,
+		  .mm2 = no,
+		  .shared = 2 },
+		{ .kind = MCT_MMID, .folio = no, .mm = no, .mm2 = no },
 	};
 	struct mct_header h = { .version = 1 };
 	struct mct_event ok = { .kind = MCT_EXIT, .mm = 7 };
@@ -725,6 +774,8 @@ struct bad_case {
 #define MAP_USAGE "'map M F [RANGE] [pte|pmd|pud] [vma=V] [excl]'"
 #define ALLOC_USAGE \
 	"'alloc F order=K [type=anon|file|shmem|hugetlb|driver] [pfn=HEX]'"
+#define MMID_USAGE \
+	"'mmid F mapcount=N shared=0|1 [slot0=M:COUNT] [slot1=M:COUNT]'"
 #define LONG_ID \
 	"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklm"
 
@@ -769,8 +820,32 @@ static const struct bad_case bad_cases[] = {
 	/* text: statements */
 	{ "unknown statement", H "frob a\n", NULL,
 	  T "2:1: unknown statement 'frob': expected mm, fork, exit, alloc, "
-	    "free, map, unmap, ref, pin, unpin, cow, query, stat or "
-	    "observe" },
+	    "free, map, unmap, ref, pin, unpin, cow, query, stat, observe "
+	    "or mmid" },
+	{ "mmid missing shared", H "mmid f mapcount=1\n", NULL,
+	  T "2:18: mmid: missing shared=: expected " MMID_USAGE },
+	{ "mmid missing mapcount", H "mmid f shared=1 slot0=a:1\n", NULL,
+	  T "2:26: mmid: missing mapcount=: expected " MMID_USAGE },
+	{ "mmid bad shared", H "mmid f mapcount=1 shared=2\n", NULL,
+	  T "2:26: mmid: shared '2' out of range: at most 1" },
+	{ "mmid slot without count", H "mmid f mapcount=1 shared=0 slot0=a\n",
+	  NULL, T "2:34: mmid: bad slot 'a': expected M:COUNT or ?:COUNT" },
+	{ "mmid slot without mm", H "mmid f mapcount=1 shared=0 slot1=:1\n",
+	  NULL, T "2:34: mmid: bad slot ':1': expected M:COUNT or ?:COUNT" },
+	{ "mmid slot empty count", H "mmid f mapcount=1 shared=0 slot1=a:\n",
+	  NULL, T "2:34: mmid: bad slot 'a:': expected M:COUNT or ?:COUNT" },
+	{ "mmid slot bad count", H "mmid f mapcount=1 shared=0 slot0=a:x1\n",
+	  NULL,
+	  T "2:36: mmid: bad slot count 'x1': expected a decimal or 0x-hex "
+	    "number" },
+	{ "mmid slot bad mm", H "mmid f mapcount=1 shared=0 slot0=a!:1\n", NULL,
+	  T "2:34: mmid: bad identifier 'a!': expected A-Z a-z 0-9 _ . : -" },
+	{ "mmid duplicate slot",
+	  H "mmid f mapcount=1 shared=0 slot0=a:1 "
+	    "slot0=b:1\n",
+	  NULL, T "2:38: mmid: duplicate key 'slot0'" },
+	{ "mmid positional mm", H "mmid f a mapcount=1 shared=0\n", NULL,
+	  T "2:8: mmid: unexpected argument 'a': expected " MMID_USAGE },
 	{ "bad range: LAST below FIRST", H "map m f 5-2\n", NULL,
 	  T "2:9: map: bad range '5-2': LAST is below FIRST" },
 	{ "bad range: NR = 0", H "map m f 5+0\n", NULL,
@@ -884,8 +959,20 @@ static const struct bad_case bad_cases[] = {
 	  B "8: truncated event: length 12 but only 3 bytes left" },
 	{ "protobuf that does not unpack", NULL, P "02 0a 05",
 	  B "8: malformed event: 2 bytes that do not decode as an Event" },
-	{ "unknown event kind", NULL, P "03 80 01 00",
-	  B "8: unknown event kind: field 16" },
+	{ "unknown event kind", NULL, P "03 8a 01 00",
+	  B "8: unknown event kind: field 17" },
+	{ "mmid without shared", NULL, P NAME_F "07 82 01 04 08 00 10 01",
+	  B "18: malformed event: 7 bytes that do not decode as an Event" },
+	{ "mmid slot unknown field", NULL,
+	  P NAME_A NAME_F
+	  "11 82 01 0e 08 00 10 01 18 00 22 06 08 00 10 01 18 05",
+	  B "28: mmid: slot0: unknown field 3" },
+	{ "mmid undefined slot mm", NULL,
+	  P NAME_A NAME_F "0f 82 01 0c 08 00 10 01 18 00 2a 04 08 01 10 01",
+	  B "28: mmid: undefined mm id 1 (1 defined)" },
+	{ "mmid slot without count", NULL,
+	  P NAME_A NAME_F "0d 82 01 0a 08 00 10 01 18 00 22 02 08 00",
+	  B "28: malformed event: 13 bytes that do not decode as an Event" },
 	{ "empty event", NULL, P "00",
 	  B "8: unknown event kind: the event is empty" },
 	{ "unknown field in an event", NULL, P NAME_A "06 22 04 08 00 28 01",

@@ -16,3 +16,18 @@ mapcount_test(test_scenarios)
 mapcount_test(test_synth clients/cli/cmd_synth.c)
 target_link_libraries(test_synth PRIVATE mcsynth)
 include(tests/ci/tests.cmake)
+
+# mapcount record on the live kernel (root, BTF): tests/test_record.sh.
+if(TARGET mcrecord)
+  add_executable(record_workload tests/record_workload.c)
+  # a workload, not the code under test: LeakSanitizer's CLONE_UNTRACED
+  # thread would escape ptrace (docs/fidelity.md)
+  target_compile_options(record_workload PRIVATE -fno-sanitize=all)
+  target_link_options(record_workload PRIVATE -fno-sanitize=all)
+  add_test(NAME test_record
+    COMMAND sh ${CMAKE_SOURCE_DIR}/tests/test_record.sh $<TARGET_FILE:mapcount>
+            $<TARGET_FILE:record_workload> ${CMAKE_BINARY_DIR})
+  set_tests_properties(test_record PROPERTIES LABELS record
+    SKIP_RETURN_CODE 77 TIMEOUT 120 RUN_SERIAL TRUE)
+endif()
+

@@ -15,6 +15,7 @@ int cmd_check(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_record(int argc, char **argv);
 
 /* Print "WHERE: KIND: msg" for the reader's current event to stderr:
  * FILE:LINE:COL for text, FILE: byte OFFSET for binary. */

@@ -23,6 +23,8 @@ static const char *const usage_lines[] = {
 	"  synth WORKLOAD [--param K=V]... [--seed N] [--decide POLICY]",
 	"        [--to text|binary|zst] -o FILE      (synth --list: the workloads)",
 	"                      generate a synthetic trace from a kernel model",
+	"  record [-o FILE] [--mthp SIZE=MODE]... [--checkpoint fork,exit,interval=MS]",
+	"         -- CMD [ARGS]  record CMD's mappings from the live kernel (root)",
 	"",
 	"exit status: 0 ok, 1 a check or gate failed, 2 bad usage or bad input",
 };
@@ -77,6 +79,8 @@ int main(int argc, char **argv)
 		return cmd_replay(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "merge"))
 		return cmd_merge(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "record"))
+		return cmd_record(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "check"))
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "convert"))
