@@ -29,7 +29,7 @@ test: build build-asan
 	@cd $(BUILD_SAN) && ctest --output-on-failure -j$(JOBS)
 	@scripts/fuzz 30
 	@n=$$(( $$(cd $(BUILD) && ctest -N | sed -n 's/^Total Tests: //p') + \
-		$$(cd $(BUILD_SAN) && ctest -N | sed -n 's/^Total Tests: //p') + 2 )); \
+		$$(cd $(BUILD_SAN) && ctest -N | sed -n 's/^Total Tests: //p') + 3 )); \
 		echo "make test: release, ASan+UBSan and fuzz suites"; \
 		echo "tests: $$n passed, 0 failed"
 

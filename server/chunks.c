@@ -17,6 +17,7 @@
 
 struct csrc {
 	int64_t trace_id, seq;
+	int64_t nchunks; /* the trace's, when it was opened */
 	uint8_t *buf;
 	size_t len, pos;
 	bool eof, failed;
@@ -33,8 +34,14 @@ static int csrc_next(struct csrc *s)
 		return -1;
 	ret = store_chunk(s->trace_id, s->seq, &data, &len);
 	if (ret) {
+		/* a chunk gone before the last one: the trace was deleted
+		 * meanwhile; an error, not a shorter trace */
 		s->eof = true;
-		s->failed = ret < 0;
+		s->failed = ret < 0 || s->seq < s->nchunks;
+		if (s->failed && ret > 0)
+			srv_log("trace %lld: chunk %lld of %lld is gone",
+				(long long)s->trace_id, (long long)s->seq,
+				(long long)s->nchunks);
 		return -1;
 	}
 	free(s->buf);
@@ -71,11 +78,14 @@ static int cookie_close(void *cookie)
 FILE *chunks_fopen(int64_t trace_id)
 {
 	struct csrc *s = calloc(1, sizeof(*s));
+	struct store_trace t;
 	FILE *f;
 
 	if (!s)
 		return NULL;
 	s->trace_id = trace_id;
+	if (store_trace_get(trace_id, &t) == 0)
+		s->nchunks = t.chunks;
 	f = fopencookie(s, "r",
 			(cookie_io_functions_t){ .read = cookie_read,
 						 .close = cookie_close });
@@ -246,6 +256,7 @@ struct MHD_Response *chunks_download(const struct store_trace *t,
 	if (!d)
 		return NULL;
 	d->src.trace_id = t->id;
+	d->src.nchunks = t->chunks;
 	if (!strcmp(format, "text")) {
 		d->format = "text";
 		d->r = chunks_reader(t->id, t->name, &d->in, err, sizeof(err));

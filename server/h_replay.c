@@ -9,6 +9,7 @@
  * --sync-limit events) are computed on the request thread; larger ones go
  * to the workers, and their documents are kept with the replay row.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,8 +129,16 @@ static enum MHD_Result submit(struct MHD_Connection *c, struct req *rq,
 	if (status == 404)
 		return reply_error(c, rq, 404, "not found", "no trace %lld",
 				   (long long)t->id);
-	return reply_error(c, rq, 500, "internal error",
-			   "cannot queue the replay");
+	{
+		/* the replays row could not be written: why (507, 503) */
+		const char *why;
+
+		status = store_error_status(&why);
+		return reply_error(c, rq, status,
+				   status == 500 ? "internal error"
+						 : status_error(status),
+				   "cannot queue the replay: %s", why);
+	}
 }
 
 enum MHD_Result h_replay_post(struct MHD_Connection *c, struct req *rq)
@@ -277,6 +286,19 @@ enum MHD_Result h_comparison(struct MHD_Connection *c, struct req *rq)
 	return submit(c, rq, &t, JOB_REPLAY, arch, pols, n, NULL, "replay");
 }
 
+/* Could s name a folio (docs/trace-format.md, "Identifiers")? */
+static bool folio_ident(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (!n || n > 64)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.:-", *s))
+			return false;
+	return true;
+}
+
 /* A folio view: inline for a small trace, else from a finished job, else
  * queued. */
 static enum MHD_Result folio_view(struct MHD_Connection *c, struct req *rq,
@@ -290,6 +312,12 @@ static enum MHD_Result folio_view(struct MHD_Connection *c, struct req *rq,
 	json_t *doc = NULL;
 	char *params;
 
+	if (kind == JOB_HISTORY && !folio_ident(rq->folio))
+		return reply_error(
+			c, rq, 404, "not found",
+			"no folio named '%s' in trace %lld: folios "
+			"are named by 1 to 64 of A-Z a-z 0-9 _ . : -",
+			rq->folio ? rq->folio : "", (long long)rq->id);
 	if (parse_query(c, rq, pols, &n, &arch, &ret))
 		return ret;
 	if (kind == JOB_FOLIOS) {

@@ -34,6 +34,7 @@ struct upload {
 	uint64_t file_bytes; /* trace bytes spooled */
 	struct MHD_PostProcessor *pp;
 	bool multipart, too_big, bad_form, write_err, have_file, two_files;
+	int write_errno; /* of the failed spool write */
 	char *file_key, *filename;
 	char *name; /* ?name= or the form's name field */
 	size_t name_len;
@@ -64,8 +65,10 @@ static int spool(struct upload *up, const char *data, size_t n)
 
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
+		if (w <= 0) {
+			up->write_errno = w < 0 ? errno : ENOSPC;
 			return -1;
+		}
 		data += w;
 		n -= (size_t)w;
 		up->file_bytes += (uint64_t)w;
@@ -178,10 +181,13 @@ static enum MHD_Result upload_begin(struct MHD_Connection *c, struct req *rq)
 	rq->up = up;
 	up->conn = c;
 	up->fd = ingest_tmpfile();
-	if (up->fd < 0)
-		return reply_error(c, rq, 500, "internal error",
-				   "cannot create a spool file: %s",
-				   strerror(errno));
+	if (up->fd < 0) {
+		int e = errno;
+
+		return reply_error(
+			c, rq, errno_status(e), status_error(errno_status(e)),
+			"cannot create a spool file: %s", strerror(e));
+	}
 	if (name && *name) {
 		up->name = strdup(name);
 		up->name_len = strlen(name);
@@ -240,10 +246,15 @@ enum MHD_Result h_upload(struct MHD_Connection *c, struct req *rq,
 	}
 	if (up->too_big)
 		return too_big(c, rq);
-	if (up->write_err)
-		return reply_error(c, rq, 507, "insufficient storage",
+	if (up->write_err) {
+		unsigned int st = errno_status(up->write_errno);
+
+		/* 507 whatever the cause: it was storage that failed */
+		return reply_error(c, rq, st == 500 ? 507 : st,
+				   status_error(st == 500 ? 507 : st),
 				   "cannot spool the upload: %s",
-				   strerror(errno));
+				   strerror(up->write_errno));
+	}
 	if (up->multipart && (up->bad_form || up->two_files))
 		return reply_error(c, rq, 400, "bad request",
 				   up->two_files
@@ -303,10 +314,15 @@ enum MHD_Result h_trace_delete(struct MHD_Connection *c, struct req *rq)
 				   "replay %lld of trace %lld is queued or "
 				   "running; delete the trace when it is over",
 				   (long long)replay, (long long)rq->id);
-	if (ret)
-		return reply_error(c, rq, 500, "database error",
-				   "cannot delete trace %lld",
-				   (long long)rq->id);
+	if (ret) {
+		const char *why;
+		unsigned int st = store_error_status(&why);
+
+		return reply_error(
+			c, rq, st,
+			st == 500 ? "database error" : status_error(st),
+			"cannot delete trace %lld: %s", (long long)rq->id, why);
+	}
 	return reply_json(
 		c, rq, 200,
 		json_pack("{s:I,s:b}", "id", (json_int_t)rq->id, "deleted", 1));

@@ -7,18 +7,30 @@
  * database or queue work for the replay workers, and uploads are stored
  * by the ingest threads while their connection is suspended, so no HTTP
  * thread ever replays or parses a trace.
+ *
+ * Hostile clients (docs/reliability.md): libmicrohttpd bounds a request's
+ * header (431 beyond 128 KiB) and closes idle connections (--timeout); a
+ * request's header must arrive within --header-timeout of the
+ * connection's start or of the previous request's end (+ --timeout), else
+ * the reaper thread shuts the socket down: one byte a second keeps no
+ * connection open for long.  CORS headers go only to the origins of
+ * --cors-origin.
  */
 #include "http.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mapcountd.h"
@@ -28,6 +40,22 @@
 #define BODY_MAX (64 * 1024)
 
 static struct MHD_Daemon *daemon_;
+
+/* ---- CORS ---- */
+
+/* The request's Origin when --cors-origin allows it, else NULL. */
+static const char *cors_origin(struct MHD_Connection *c)
+{
+	const char *o;
+
+	if (!cfg.nr_cors)
+		return NULL;
+	o = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	for (unsigned int i = 0; o && i < cfg.nr_cors; i++)
+		if (!strcmp(o, cfg.cors[i]))
+			return cfg.cors[i];
+	return NULL;
+}
 
 /* ---- replies ---- */
 
@@ -43,6 +71,14 @@ enum MHD_Result reply(struct MHD_Connection *c, struct req *rq,
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 					content_type);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (cfg.nr_cors) {
+		const char *origin = cors_origin(c);
+
+		MHD_add_response_header(resp, "Vary", "Origin");
+		if (origin)
+			MHD_add_response_header(
+				resp, "Access-Control-Allow-Origin", origin);
+	}
 	if (rq && rq->route && !strncmp(rq->route, "/api", 4))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 					"no-store");
@@ -94,13 +130,16 @@ enum MHD_Result reply_error(struct MHD_Connection *c, struct req *rq,
 			    unsigned int status, const char *error,
 			    const char *fmt, ...)
 {
-	char detail[2048];
+	char detail[2048], utf8[3 * sizeof(detail)];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	return reply_json(c, rq, status, json_error_body(error, detail));
+	/* details quote URLs, names, parser messages: any bytes */
+	return reply_json(c, rq, status,
+			  json_error_body(error, utf8_repair(utf8, sizeof(utf8),
+							     detail)));
 }
 
 const char *query_arg(struct MHD_Connection *c, const char *key)
@@ -321,8 +360,9 @@ static bool match(const char *pattern, const char *url, int64_t *id,
 
 			if (!isdigit((unsigned char)*u))
 				return false;
+			errno = 0;
 			v = strtoll(u, &end, 10);
-			if (v <= 0 || (*end && *end != '/'))
+			if (v <= 0 || errno || (*end && *end != '/'))
 				return false;
 			*id = v;
 			u = end;
@@ -421,6 +461,136 @@ static bool authorized(struct MHD_Connection *c)
 	return !CRYPTO_memcmp(got, cfg.token_sha, 32);
 }
 
+/* OPTIONS: the methods of the path; a CORS preflight is answered for an
+ * allowed origin and refused (403) for any other. */
+static enum MHD_Result preflight(struct MHD_Connection *c, struct req *rq,
+				 const char *allow)
+{
+	const char *origin =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	struct MHD_Response *resp;
+	char methods[160];
+
+	if (origin && !cors_origin(c))
+		return reply_error(c, rq, 403, "forbidden",
+				   "origin '%s' is not allowed "
+				   "(mapcountd --cors-origin)",
+				   origin);
+	snprintf(methods, sizeof(methods), "%s, OPTIONS", allow);
+	resp = MHD_create_response_from_buffer(0, (void *)"",
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, methods);
+	if (origin) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+					methods);
+		MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+					"Authorization, Content-Type");
+		MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+	}
+	return reply(c, rq, 204, resp, NULL);
+}
+
+/* ---- header timeouts (slowloris) ---- */
+
+struct ctrack {
+	int fd;
+	double deadline; /* the header of a request is due by then; 0: none */
+	bool cut;
+	struct ctrack *prev, *next;
+};
+
+static pthread_mutex_t ct_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ct_cond = PTHREAD_COND_INITIALIZER;
+static struct ctrack *ct_head;
+static pthread_t reaper;
+static bool reaper_on, reaper_stop;
+
+/* NOTIFY_CLOSED comes before libmicrohttpd closes the socket: under
+ * ct_lock, every fd of the list is still the connection's. */
+static void notify_conn(void *cls, struct MHD_Connection *c,
+			void **socket_context,
+			enum MHD_ConnectionNotificationCode code)
+{
+	struct ctrack *t;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *i = MHD_get_connection_info(
+			c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		t = i ? calloc(1, sizeof(*t)) : NULL;
+		if (!t)
+			return;
+		t->fd = i->connect_fd;
+		t->deadline = srv_mono() + cfg.header_timeout;
+		pthread_mutex_lock(&ct_lock);
+		t->next = ct_head;
+		if (ct_head)
+			ct_head->prev = t;
+		ct_head = t;
+		pthread_mutex_unlock(&ct_lock);
+		*socket_context = t;
+		return;
+	}
+	t = *socket_context;
+	if (!t)
+		return;
+	pthread_mutex_lock(&ct_lock);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		ct_head = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	pthread_mutex_unlock(&ct_lock);
+	free(t);
+	*socket_context = NULL;
+}
+
+/* The next header of c is due by deadline (0: none is due). */
+static void header_due(struct MHD_Connection *c, double deadline)
+{
+	const union MHD_ConnectionInfo *i =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct ctrack *t = i ? i->socket_context : NULL;
+
+	if (!t)
+		return;
+	pthread_mutex_lock(&ct_lock);
+	t->deadline = deadline;
+	pthread_mutex_unlock(&ct_lock);
+}
+
+static void *reaper_main(void *arg)
+{
+	pthread_mutex_lock(&ct_lock);
+	while (!reaper_stop) {
+		struct timespec ts;
+		double now;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&ct_cond, &ct_lock, &ts);
+		now = srv_mono();
+		for (struct ctrack *t = ct_head; t; t = t->next) {
+			if (t->cut || !t->deadline || now < t->deadline)
+				continue;
+			/* libmicrohttpd sees the end of the stream and
+			 * closes the connection itself */
+			shutdown(t->fd, SHUT_RDWR);
+			t->cut = true;
+			metrics_header_timeout();
+		}
+	}
+	pthread_mutex_unlock(&ct_lock);
+	return NULL;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 			      const char *url, const char *method,
 			      const char *version, const char *data,
@@ -432,6 +602,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		char allow[128];
 		unsigned int st;
 
+		header_due(c, 0); /* the header is in */
 		rq = calloc(1, sizeof(*rq));
 		if (!rq)
 			return MHD_NO;
@@ -439,14 +610,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		rq->t0 = srv_mono();
 		rq->method = static_method(method);
 		st = route(rq, url, allow, sizeof(allow));
+		if (st == 405 && !strcmp(rq->method, "OPTIONS"))
+			return preflight(c, rq, allow);
 		if (st == 405) {
 			struct MHD_Response *resp;
-			char *text;
-			json_t *b = json_error_body("method not allowed", NULL);
+			char *text, detail[1024], utf8[3 * sizeof(detail)];
+			json_t *b;
 
-			json_object_set_new(b, "detail",
-					    json_sprintf("%s %s: allowed: %s",
-							 method, url, allow));
+			snprintf(detail, sizeof(detail), "%s %s: allowed: %s",
+				 method, url, allow);
+			b = json_error_body(
+				"method not allowed",
+				utf8_repair(utf8, sizeof(utf8), detail));
 			text = json_dumps(b, JSON_INDENT(1));
 			json_decref(b);
 			if (!text)
@@ -477,13 +652,27 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 					   "no endpoint %s %s (GET /api "
 					   "lists them)",
 					   method, url);
+		/* both: a request smuggling attempt, maybe (RFC 9112 6.1):
+		 * refused, and the connection closed */
+		if (MHD_lookup_connection_value(
+			    c, MHD_HEADER_KIND,
+			    MHD_HTTP_HEADER_CONTENT_LENGTH) &&
+		    MHD_lookup_connection_value(
+			    c, MHD_HEADER_KIND,
+			    MHD_HTTP_HEADER_TRANSFER_ENCODING))
+			return reply_error(c, rq, 400, "bad request",
+					   "both Content-Length and "
+					   "Transfer-Encoding");
 		if (mutating(rq->method) && !authorized(c))
 			return reply_error(c, rq, 401, "unauthorized",
 					   "%s needs 'Authorization: Bearer "
 					   "<token>' (--token-file)",
 					   method);
-		if (rq->fn == h_static)
-			return serve_file(c, rq, url);
+		if (mutating(rq->method) && store_readonly())
+			return reply_error(c, rq, 503, "unavailable",
+					   "the database is read-only: %s "
+					   "refuses %s",
+					   SRV_NAME, method);
 	}
 	if (!rq->fn) /* the upload */
 		return h_upload(c, rq, data, size);
@@ -491,33 +680,38 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		*size = 0;
 		return MHD_YES;
 	}
-	if (rq->wants_body) {
-		if (!rq->started) {
-			rq->started = true;
-			return MHD_YES;
-		}
-		if (*size) {
-			if (rq->body_len + *size > BODY_MAX) {
-				rq->body_big = true;
-			} else {
-				char *b = realloc(rq->body,
-						  rq->body_len + *size + 1);
-
-				if (!b)
-					return MHD_NO;
-				rq->body = b;
-				memcpy(b + rq->body_len, data, *size);
-				rq->body_len += *size;
-				b[rq->body_len] = 0;
-			}
-			*size = 0;
-			return MHD_YES;
-		}
-		if (rq->body_big)
-			return reply_error(c, rq, 413, "request too large",
-					   "a request body is at most %d bytes",
-					   BODY_MAX);
+	/* Answer once the request is whole: a response queued on the first
+	 * call (headers only) makes libmicrohttpd close the connection. */
+	if (!rq->started) {
+		rq->started = true;
+		return MHD_YES;
 	}
+	if (*size && !rq->wants_body) { /* a body nobody asked for */
+		*size = 0;
+		return MHD_YES;
+	}
+	if (*size) {
+		if (rq->body_len + *size > BODY_MAX) {
+			rq->body_big = true;
+		} else {
+			char *b = realloc(rq->body, rq->body_len + *size + 1);
+
+			if (!b)
+				return MHD_NO;
+			rq->body = b;
+			memcpy(b + rq->body_len, data, *size);
+			rq->body_len += *size;
+			b[rq->body_len] = 0;
+		}
+		*size = 0;
+		return MHD_YES;
+	}
+	if (rq->body_big)
+		return reply_error(c, rq, 413, "request too large",
+				   "a request body is at most %d bytes",
+				   BODY_MAX);
+	if (rq->fn == h_static)
+		return serve_file(c, rq, url);
 	return rq->fn(c, rq);
 }
 
@@ -526,6 +720,9 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct req *rq = *con_cls;
 
+	/* keep-alive: the next header is due after an idle --timeout and
+	 * --header-timeout */
+	header_due(c, srv_mono() + cfg.conn_timeout + cfg.header_timeout);
 	if (!rq)
 		return;
 	if (rq->route)
@@ -536,6 +733,32 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	free(rq->body);
 	free(rq);
 	*con_cls = NULL;
+}
+
+static int hexval(char c)
+{
+	return isdigit((unsigned char)c) ? c - '0'
+					 : tolower((unsigned char)c) - 'a' + 10;
+}
+
+/* %HH decoding of URLs and their arguments, but %00 stays as it is: a
+ * NUL would cut what the handlers see ("/1%00x" taken for "/1"). */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *r = s, *w = s;
+
+	while (*r) {
+		if (r[0] == '%' && isxdigit((unsigned char)r[1]) &&
+		    isxdigit((unsigned char)r[2]) &&
+		    (r[1] != '0' || r[2] != '0')) {
+			*w++ = (char)(hexval(r[1]) * 16 + hexval(r[2]));
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = 0;
+	return (size_t)(w - s);
 }
 
 int http_start(char *err, size_t errlen)
@@ -552,10 +775,21 @@ int http_start(char *err, size_t errlen)
 		cfg.conn_timeout, MHD_OPTION_CONNECTION_LIMIT, 1000u,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u,
-		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, notify_conn, NULL,
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
 	if (!daemon_) {
 		snprintf(err, errlen, "cannot listen on %s", cfg.listen);
 		return -1;
+	}
+	reaper_stop = false;
+	if (cfg.header_timeout) {
+		if (pthread_create(&reaper, NULL, reaper_main, NULL)) {
+			snprintf(err, errlen, "cannot start a thread");
+			http_stop();
+			return -1;
+		}
+		reaper_on = true;
 	}
 	return 0;
 }
@@ -589,6 +823,14 @@ void http_quiesce(unsigned int ms)
 
 void http_stop(void)
 {
+	if (reaper_on) {
+		pthread_mutex_lock(&ct_lock);
+		reaper_stop = true;
+		pthread_cond_signal(&ct_cond);
+		pthread_mutex_unlock(&ct_lock);
+		pthread_join(reaper, NULL);
+		reaper_on = false;
+	}
 	if (daemon_)
 		MHD_stop_daemon(daemon_);
 	daemon_ = NULL;

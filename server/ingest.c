@@ -47,6 +47,7 @@ struct chunker {
 	struct frame *frames;
 	size_t nr, cap;
 	bool failed;
+	int err; /* errno of a failed write to the spool */
 };
 
 int ingest_tmpfile(void)
@@ -91,8 +92,12 @@ static int flush_frame(struct chunker *c)
 	if (!c->rawlen)
 		return 0;
 	n = ZSTD_compress2(c->cctx, c->cbuf, c->ccap, c->raw, c->rawlen);
-	if (ZSTD_isError(n) || write_all(c->fd, c->cbuf, n))
+	if (ZSTD_isError(n))
 		return -1;
+	if (write_all(c->fd, c->cbuf, n)) {
+		c->err = errno;
+		return -1;
+	}
 	if (c->nr == c->cap) {
 		struct frame *f;
 
@@ -140,6 +145,7 @@ static int chunker_init(struct chunker *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = ingest_tmpfile();
+	c->err = c->fd < 0 ? errno : 0;
 	c->cctx = ZSTD_createCCtx();
 	c->md = EVP_MD_CTX_new();
 	c->raw = malloc(CHUNK);
@@ -254,7 +260,7 @@ static int64_t insert(sqlite3 *db, const struct parsed *p,
 		"?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		-1, &st, NULL);
 	if (rc)
-		goto out;
+		goto fail;
 	sqlite3_bind_text(st, 1, p->sha, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, p->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, srv_now_iso(now, sizeof(now)), -1,
@@ -275,7 +281,7 @@ static int64_t insert(sqlite3 *db, const struct parsed *p,
 	sqlite3_bind_int64(st, 17, p->h.pmd_order);
 	sqlite3_bind_int64(st, 18, p->h.pud_order);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		goto out;
+		goto fail;
 	id = sqlite3_last_insert_rowid(db);
 	sqlite3_finalize(st);
 
@@ -346,6 +352,7 @@ static int64_t insert(sqlite3 *db, const struct parsed *p,
 		}
 	goto out;
 fail:
+	store_note(db);
 	srv_log("ingest: insert: %s", sqlite3_errmsg(db));
 	id = 0;
 out:
@@ -359,11 +366,18 @@ static void store(const struct parsed *p, const struct chunker *c,
 		  uint64_t upload_bytes, struct ingest_out *out)
 {
 	sqlite3 *db = store_write_begin();
+	const char *why;
+	unsigned int st;
+	char msg[256];
 	int64_t id;
 	bool created = false;
 
 	if (!db) {
-		fail(out, 500, "database error", "cannot begin a transaction");
+		st = store_error_status(&why);
+		snprintf(msg, sizeof(msg), "cannot store the trace: %s", why);
+		fail(out, st, st == 500 ? "database error" : status_error(st),
+		     msg);
+		metrics_ingest("error", upload_bytes, 0, 0, 0);
 		return;
 	}
 	id = existing(db, p->sha);
@@ -379,7 +393,10 @@ static void store(const struct parsed *p, const struct chunker *c,
 		created = id > 0;
 	}
 	if (!id) {
-		fail(out, 500, "database error", "cannot store the trace");
+		st = store_error_status(&why);
+		snprintf(msg, sizeof(msg), "cannot store the trace: %s", why);
+		fail(out, st, st == 500 ? "database error" : status_error(st),
+		     msg);
 		metrics_ingest("error", upload_bytes, 0, 0, 0);
 		return;
 	}
@@ -440,7 +457,11 @@ void ingest_trace(const struct ingest_in *in, struct ingest_out *out)
 		goto done_nochunker;
 	}
 	if (chunker_init(&c)) {
-		fail(out, 500, "internal error", "out of memory or no spool");
+		unsigned int st = c.err ? errno_status(c.err) : 500;
+
+		snprintf(err, sizeof(err), "cannot create a spool file: %s",
+			 c.err ? strerror(c.err) : "out of memory");
+		fail(out, st, status_error(st), err);
 		goto done;
 	}
 	fd = dup(in->fd);
@@ -465,6 +486,8 @@ void ingest_trace(const struct ingest_in *in, struct ingest_out *out)
 	}
 	setvbuf(cf, NULL, _IOFBF, 256 * 1024);
 	if (mct_write_header(w, mct_header(r))) {
+		if (c.failed)
+			goto spool_failed;
 		fail(out, 400, "bad trace", "the header cannot be re-encoded");
 		goto done;
 	}
@@ -478,6 +501,8 @@ void ingest_trace(const struct ingest_in *in, struct ingest_out *out)
 			goto done;
 		}
 		if (mct_write_event(w, &ev, &names)) {
+			if (c.failed)
+				goto spool_failed;
 			event_error(err, sizeof(err), r, display, &ev,
 				    "cannot be re-encoded");
 			fail(out, 400, "bad trace", err);
@@ -494,8 +519,7 @@ void ingest_trace(const struct ingest_in *in, struct ingest_out *out)
 	if (ret || fclose(cf) || c.failed || flush_frame(&c) ||
 	    EVP_DigestFinal_ex(c.md, md, &mdlen) != 1) {
 		cf = NULL;
-		fail(out, 500, "internal error", "cannot spool the trace");
-		goto done;
+		goto spool_failed;
 	}
 	cf = NULL;
 	for (unsigned int i = 0; i < mdlen && i < 32; i++)
@@ -511,7 +535,19 @@ void ingest_trace(const struct ingest_in *in, struct ingest_out *out)
 		base_name(in->filename, p->name, sizeof(p->name));
 	else
 		snprintf(p->name, sizeof(p->name), "trace-%.12s", p->sha);
+	/* names are shown in JSON: valid UTF-8 */
+	utf8_repair(display, sizeof(display), p->name);
+	snprintf(p->name, sizeof(p->name), "%s", display);
 	store(p, &c, in->bytes, out);
+	goto done;
+spool_failed : {
+	/* the canonical binary could not be written: the disk, mostly */
+	unsigned int st = c.err ? errno_status(c.err) : 500;
+
+	snprintf(err, sizeof(err), "cannot spool the trace: %s",
+		 c.err ? strerror(c.err) : "internal error");
+	fail(out, st, status_error(st), err);
+}
 done:
 	if (w)
 		mct_writer_abort(w);

@@ -29,7 +29,8 @@ void jobs_requeue_pending(void);
 
 /*
  * Queue a job (and its replays row).  Returns its id; 0 with *status 503
- * when the queue is full, 404 when the trace is gone, 500 on error.
+ * when the queue is full, 404 when the trace is gone, 500 on error (then
+ * store_error_status() tells why).
  */
 int64_t jobs_submit(int64_t trace_id, enum job_kind kind, uint32_t arch,
 		    uint64_t events_total, const struct mc_policy *const *pols,

@@ -6,6 +6,7 @@
  *             [--max-upload BYTES] [--token-file PATH] [--workers N]
  *             [--queue N] [--web-root DIR] [--plugin-dir DIR]
  *             [--http-threads N] [--timeout SECONDS] [--sync-limit EVENTS]
+ *             [--header-timeout SECONDS] [--cors-origin ORIGIN]...
  *
  * Ingests traces into SQLite, replays them on worker threads and serves
  * the results as JSON (docs/api.md).  SIGTERM or SIGINT stops it cleanly:
@@ -13,20 +14,18 @@
  * next start, the database closed.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "analysis.h"
@@ -41,57 +40,6 @@
 #define MAPCOUNT_SOURCE_DIR "."
 #endif
 
-struct srv_config cfg;
-
-/* ---- util ---- */
-
-void srv_log(const char *fmt, ...)
-{
-	char buf[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "mapcountd: %s\n", buf);
-}
-
-char *srv_now_iso(char *buf, size_t len)
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
-}
-
-double srv_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-json_t *json_error_body(const char *error, const char *detail)
-{
-	return json_pack("{s:s,s:s?}", "error", error, "detail", detail);
-}
-
-int sha256_hex(const void *p, size_t n, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-
-	if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1 || len != 32)
-		return -1;
-	for (unsigned int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	return 0;
-}
-
 /* ---- options ---- */
 
 static int usage(FILE *out, int status)
@@ -101,6 +49,8 @@ static int usage(FILE *out, int status)
 	      "                 [--workers N] [--queue N] [--web-root DIR]\n"
 	      "                 [--plugin-dir DIR] [--http-threads N]\n"
 	      "                 [--timeout SECONDS] [--sync-limit EVENTS]\n"
+	      "                 [--header-timeout SECONDS] "
+	      "[--cors-origin ORIGIN]...\n"
 	      "\n"
 	      "  --listen ADDR:PORT   default 127.0.0.1:8080; port 0 picks a "
 	      "free one\n"
@@ -118,6 +68,13 @@ static int usage(FILE *out, int status)
 	      "  --plugin-dir DIR     policy plug-ins\n"
 	      "  --http-threads N     HTTP thread pool, default 4\n"
 	      "  --timeout SECONDS    idle connection timeout, default 60\n"
+	      "  --header-timeout SECONDS\n"
+	      "                       time a request's header may take, "
+	      "default 10\n"
+	      "  --cors-origin ORIGIN allow cross-origin requests from ORIGIN "
+	      "(e.g.\n"
+	      "                       https://ui.example:8443); repeatable; "
+	      "none by default\n"
 	      "  --sync-limit EVENTS  folio views of traces up to this size "
 	      "are\n"
 	      "                       computed at once, default 100000\n",
@@ -162,8 +119,10 @@ static int parse_listen(const char *s)
 	char host[128], port[16];
 	size_t hl;
 
-	if (!colon || strlen(colon + 1) >= sizeof(port) || !colon[1])
-		return -1;
+	if (!colon || strlen(colon + 1) >= sizeof(port) || !colon[1] ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    strtoul(colon + 1, NULL, 10) > 65535)
+		return -1; /* getaddrinfo() takes 99999 for 34463 */
 	hl = (size_t)(colon - s);
 	if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
 		s++;
@@ -235,6 +194,22 @@ static int read_token(const char *path)
 	return 0;
 }
 
+/* An origin as browsers send it: scheme://host[:port], nothing else (no
+ * wildcard, no path, no "null"). */
+static bool origin_ok(const char *o)
+{
+	const char *h = !strncmp(o, "http://", 7)    ? o + 7
+			: !strncmp(o, "https://", 8) ? o + 8
+						     : NULL;
+
+	if (!h || !*h || strlen(o) > 255)
+		return false;
+	for (; *h; h++)
+		if (!isalnum((unsigned char)*h) && !strchr(".-:[]", *h))
+			return false;
+	return true;
+}
+
 static bool is_dir(const char *p)
 {
 	struct stat sb;
@@ -257,6 +232,8 @@ static int parse(int argc, char **argv)
 		{ "http-threads", required_argument, NULL, 'H' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "sync-limit", required_argument, NULL, 's' },
+		{ "header-timeout", required_argument, NULL, 'R' },
+		{ "cors-origin", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -272,6 +249,7 @@ static int parse(int argc, char **argv)
 	cfg.http_threads = 4;
 	cfg.ingest_threads = 2;
 	cfg.conn_timeout = 60;
+	cfg.header_timeout = 10;
 	cfg.sync_limit = 100000;
 	while ((c = getopt_long(argc, argv, "h", longs, &li)) != -1) {
 		switch (c) {
@@ -321,6 +299,18 @@ static int parse(int argc, char **argv)
 		case 's':
 			if (parse_uint(optarg, &cfg.sync_limit, false))
 				goto bad;
+			break;
+		case 'R':
+			if (parse_uint(optarg, &v, false) || !v || v > 3600)
+				goto bad;
+			cfg.header_timeout = (unsigned int)v;
+			break;
+		case 'C':
+			if (!origin_ok(optarg) ||
+			    cfg.nr_cors >=
+				    sizeof(cfg.cors) / sizeof(cfg.cors[0]))
+				goto bad;
+			cfg.cors[cfg.nr_cors++] = optarg;
 			break;
 		case 'h':
 			exit(usage(stdout, 0));
@@ -468,7 +458,8 @@ int main(int argc, char **argv)
 		store_close();
 		return 1;
 	}
-	jobs_requeue_pending();
+	if (!store_readonly()) /* nothing could be recorded */
+		jobs_requeue_pending();
 	if (cfg.load_dir)
 		load_dir(cfg.load_dir);
 	if (http_start(err, sizeof(err))) {

@@ -3,6 +3,7 @@
  * mapcountd.h - the HTTP service of mapcount-lab: what its parts share.
  *
  *   main.c      options, signals, start and stop
+ *   util.c      the configuration, log, clocks, hashes, UTF-8 repair
  *   http.c      libmicrohttpd daemon, routing, auth, static files, replies
  *   h_traces.c  upload, list, show, download, delete
  *   h_replay.c  policies, replays, comparisons, folio views
@@ -41,6 +42,9 @@ struct srv_config {
 	uint64_t max_upload;
 	unsigned int workers, queue, http_threads, ingest_threads;
 	unsigned int conn_timeout;
+	unsigned int header_timeout; /* a request's header must be in by */
+	const char *cors[16];	     /* --cors-origin: allowed origins */
+	unsigned int nr_cors;
 	uint64_t sync_limit; /* folio views of traces up to this many events
 				run on the request thread */
 	unsigned char token_sha[32];
@@ -57,5 +61,14 @@ char *srv_now_iso(char *buf, size_t len);
 double srv_mono(void);
 json_t *json_error_body(const char *error, const char *detail);
 int sha256_hex(const void *p, size_t n, char out[65]);
+/* src with every byte that is not part of well-formed UTF-8 replaced by
+ * U+FFFD, cut to fit len (whole characters): trace strings may be any
+ * bytes (docs/trace-format.md), JSON strings may not. */
+char *utf8_repair(char *dst, size_t len, const char *src);
+/* The status of a failed write to storage: 507 when it is full (ENOSPC,
+ * EDQUOT), 503 when it is read-only (EROFS), else 500; and the "error"
+ * of such a status's body. */
+unsigned int errno_status(int e);
+const char *status_error(unsigned int status);
 
 #endif /* MAPCOUNTD_H */

@@ -45,6 +45,7 @@ static struct {
 	uint64_t count;
 } ingests[8];
 static unsigned int nr_ingests;
+static uint64_t header_timeouts;
 
 void metrics_request(const char *route, const char *method, unsigned int status,
 		     double seconds)
@@ -85,6 +86,13 @@ void metrics_ingest(const char *outcome, uint64_t upload_bytes,
 		ingests[nr_ingests++].outcome = outcome;
 	if (i < 8)
 		ingests[i].count++;
+	pthread_mutex_unlock(&lock);
+}
+
+void metrics_header_timeout(void)
+{
+	pthread_mutex_lock(&lock);
+	header_timeouts++;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -229,6 +237,15 @@ char *metrics_render(void)
 		"mapcountd_ingests_pending %u\n",
 		js.queued, cfg.queue, js.running, cfg.workers,
 		js.ingest_pending);
+	pthread_mutex_lock(&lock);
+	fprintf(f,
+		"# HELP mapcountd_header_timeouts_total Connections closed "
+		"because a request's header took longer than "
+		"--header-timeout.\n"
+		"# TYPE mapcountd_header_timeouts_total counter\n"
+		"mapcountd_header_timeouts_total %llu\n",
+		(unsigned long long)header_timeouts);
+	pthread_mutex_unlock(&lock);
 	fclose(f);
 	return buf;
 }

@@ -12,6 +12,8 @@ void metrics_ingest(const char *outcome, uint64_t upload_bytes,
 		    uint64_t events);
 void metrics_replay(const char *kind, const char *outcome, double seconds,
 		    uint64_t events);
+/* A connection closed because its request's header was too slow. */
+void metrics_header_timeout(void);
 /* The exposition text (malloc'd). */
 char *metrics_render(void);
 

@@ -4,10 +4,12 @@
  */
 #include "store.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "mapcountd.h"
 #include "trace.h"
@@ -15,11 +17,50 @@
 #define POOL_MAX 64
 
 static char *db_path;
+static char *db_uri; /* read-only: file:PATH?mode=ro... */
+static bool readonly_;
 static sqlite3 *writer;
+/* The last failed write of this thread: what store_error_status() maps. */
+static _Thread_local int err_rc, err_errno;
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static sqlite3 *pool[POOL_MAX];
 static unsigned int pool_n;
+
+void store_note(sqlite3 *db)
+{
+	int rc = db ? sqlite3_extended_errcode(db) : SQLITE_ERROR;
+
+	if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		err_rc = rc;
+		err_errno = db ? sqlite3_system_errno(db) : 0;
+	}
+}
+
+unsigned int store_error_status(const char **msg)
+{
+	int rc = err_rc & 0xff;
+
+	if (rc == SQLITE_FULL || err_errno == ENOSPC || err_errno == EDQUOT) {
+		*msg = "the disk of the database is full";
+		return 507;
+	}
+	if (rc == SQLITE_READONLY || err_errno == EROFS) {
+		*msg = "the database is read-only";
+		return 503;
+	}
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+		*msg = "the database is busy";
+		return 503;
+	}
+	*msg = err_rc ? sqlite3_errstr(err_rc) : "database error";
+	return 500;
+}
+
+bool store_readonly(void)
+{
+	return readonly_;
+}
 
 static int exec(sqlite3 *db, const char *sql)
 {
@@ -27,18 +68,32 @@ static int exec(sqlite3 *db, const char *sql)
 
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return 0;
+	store_note(db);
 	srv_log("sqlite: %s: %s", sql, msg ? msg : "?");
 	sqlite3_free(msg);
 	return -1;
 }
 
+/* ROLLBACK if a transaction is open (SQLite ends some on errors itself). */
+static void rollback(sqlite3 *db)
+{
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 static sqlite3 *conn_open(bool reader, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
-	int rc = sqlite3_open_v2(db_path, &db,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-					 SQLITE_OPEN_NOMUTEX,
-				 NULL);
+	int rc = db_uri ? sqlite3_open_v2(db_uri, &db,
+					  SQLITE_OPEN_READONLY |
+						  SQLITE_OPEN_URI |
+						  SQLITE_OPEN_NOMUTEX,
+					  NULL)
+			: sqlite3_open_v2(db_path, &db,
+					  SQLITE_OPEN_READWRITE |
+						  SQLITE_OPEN_CREATE |
+						  SQLITE_OPEN_NOMUTEX,
+					  NULL);
 
 	if (rc != SQLITE_OK) {
 		if (err)
@@ -49,7 +104,7 @@ static sqlite3 *conn_open(bool reader, char *err, size_t errlen)
 	}
 	sqlite3_busy_timeout(db, 30000);
 	if (exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;") ||
-	    (reader && exec(db, "PRAGMA query_only = ON;"))) {
+	    ((reader || db_uri) && exec(db, "PRAGMA query_only = ON;"))) {
 		if (err)
 			snprintf(err, errlen, "%s: %s", db_path,
 				 sqlite3_errmsg(db));
@@ -94,6 +149,14 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 			p = next;
 			continue;
 		}
+		if (readonly_) {
+			snprintf(err, errlen,
+				 "%s: read-only, at schema version %d: this "
+				 "mapcountd needs version %d (open it writable "
+				 "once to migrate it)",
+				 db_path, have, v);
+			return -1;
+		}
 		block = strndup(p, len);
 		if (!block || exec(db, "BEGIN IMMEDIATE") || exec(db, block)) {
 			snprintf(err, errlen, "%s: migration to version %d: %s",
@@ -122,12 +185,79 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 	return 0;
 }
 
+/* "file:PATH?mode=ro", PATH %-escaped; immutable when no WAL file is
+ * there: SQLite cannot read a WAL database without a -shm file it can
+ * create, and with no -wal file everything is in the database file. */
+static char *readonly_uri(const char *path)
+{
+	char wal[4096];
+	struct stat sb;
+	bool immutable;
+	size_t n = strlen(path);
+	char *u = malloc(3 * n + 64), *o = u;
+
+	if (!u)
+		return NULL;
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	immutable = stat(wal, &sb) || !sb.st_size;
+	o += sprintf(o, "file:");
+	for (const char *p = path; *p; p++) {
+		if (*p == '%' || *p == '?' || *p == '#')
+			o += sprintf(o, "%%%02X", (unsigned char)*p);
+		else
+			*o++ = *p;
+	}
+	sprintf(o, "?mode=ro%s", immutable ? "&immutable=1" : "");
+	return u;
+}
+
+/* The file system refused to open the database for writing: serve it
+ * read-only (reads answer, writes get 503). */
+static int open_readonly(char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	readonly_ = true;
+	db_uri = readonly_uri(db_path);
+	writer = db_uri ? conn_open(false, err, errlen) : NULL;
+	if (!writer)
+		return -1;
+	rc = sqlite3_prepare_v2(writer, "SELECT count(*) FROM sqlite_master",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		snprintf(err, errlen, "%s: read-only, and cannot be read: %s",
+			 db_path, sqlite3_errmsg(writer));
+		return -1;
+	}
+	srv_log("store: %s is read-only: serving reads, refusing writes",
+		db_path);
+	return 0;
+}
+
 int store_open(const char *path, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	const char *mode = "";
+	sqlite3 *probe = NULL;
 
 	db_path = strdup(path);
+	/* SQLite opens read-only what it cannot open read-write */
+	if (sqlite3_open_v2(path, &probe,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				    SQLITE_OPEN_NOMUTEX,
+			    NULL) == SQLITE_OK &&
+	    sqlite3_db_readonly(probe, "main") == 1) {
+		sqlite3_close(probe);
+		return open_readonly(err, errlen) ||
+				       migrate(writer, err, errlen)
+			       ? -1
+			       : 0;
+	}
+	sqlite3_close(probe);
 	writer = conn_open(false, err, errlen);
 	if (!writer)
 		return -1;
@@ -157,13 +287,17 @@ void store_close(void)
 	pthread_mutex_unlock(&pool_lock);
 	if (writer) {
 		pthread_mutex_lock(&write_lock);
-		exec(writer, "PRAGMA wal_checkpoint(TRUNCATE);");
+		if (!readonly_)
+			exec(writer, "PRAGMA wal_checkpoint(TRUNCATE);");
 		sqlite3_close(writer);
 		writer = NULL;
 		pthread_mutex_unlock(&write_lock);
 	}
 	free(db_path);
 	db_path = NULL;
+	free(db_uri);
+	db_uri = NULL;
+	readonly_ = false;
 }
 
 sqlite3 *store_get(void)
@@ -196,8 +330,15 @@ void store_put(sqlite3 *db)
 
 sqlite3 *store_write_begin(void)
 {
+	err_rc = err_errno = 0;
+	if (readonly_) {
+		err_rc = SQLITE_READONLY;
+		return NULL;
+	}
 	pthread_mutex_lock(&write_lock);
 	if (!writer || exec(writer, "BEGIN IMMEDIATE")) {
+		if (!writer)
+			err_rc = SQLITE_MISUSE;
 		pthread_mutex_unlock(&write_lock);
 		return NULL;
 	}
@@ -209,7 +350,7 @@ int store_write_commit(sqlite3 *db)
 	int ret = 0;
 
 	if (exec(db, "COMMIT")) {
-		exec(db, "ROLLBACK");
+		rollback(db);
 		ret = -1;
 	}
 	pthread_mutex_unlock(&write_lock);
@@ -218,7 +359,8 @@ int store_write_commit(sqlite3 *db)
 
 void store_write_rollback(sqlite3 *db)
 {
-	exec(db, "ROLLBACK");
+	store_note(db); /* the error that made the caller give up, if any */
+	rollback(db);
 	pthread_mutex_unlock(&write_lock);
 }
 
@@ -229,6 +371,7 @@ static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
 	sqlite3_stmt *st = NULL;
 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_note(db);
 		srv_log("sqlite: %s: %s", sql, sqlite3_errmsg(db));
 		sqlite3_finalize(st);
 		return NULL;
@@ -245,8 +388,19 @@ static json_t *col_json(sqlite3_stmt *st, int i)
 		return json_real(sqlite3_column_double(st, i));
 	case SQLITE_NULL:
 		return json_null();
-	default:
-		return json_string((const char *)sqlite3_column_text(st, i));
+	default: {
+		const char *s = (const char *)sqlite3_column_text(st, i);
+		json_t *j = s ? json_string(s) : NULL;
+
+		if (!j && s) { /* not UTF-8: JSON strings must be */
+			size_t n = 3 * strlen(s) + 1;
+			char *b = malloc(n);
+
+			j = b ? json_string(utf8_repair(b, n, s)) : NULL;
+			free(b);
+		}
+		return j ? j : json_null();
+	}
 	}
 }
 
@@ -262,6 +416,7 @@ static void copy_text(char *dst, size_t len, sqlite3_stmt *st, int i)
 int store_trace_get(int64_t id, struct store_trace *t)
 {
 	sqlite3 *db = store_get();
+	char raw[sizeof(t->name)];
 	sqlite3_stmt *st;
 	int ret = -1, rc;
 
@@ -277,7 +432,8 @@ int store_trace_get(int64_t id, struct store_trace *t)
 			memset(t, 0, sizeof(*t));
 			t->id = id;
 			copy_text(t->sha256, sizeof(t->sha256), st, 0);
-			copy_text(t->name, sizeof(t->name), st, 1);
+			copy_text(raw, sizeof(raw), st, 1);
+			utf8_repair(t->name, sizeof(t->name), raw);
 			t->events = (uint64_t)sqlite3_column_int64(st, 2);
 			t->binary_bytes = (uint64_t)sqlite3_column_int64(st, 3);
 			t->stored_bytes = (uint64_t)sqlite3_column_int64(st, 4);

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "policy.h"
@@ -20,6 +21,18 @@ extern const char store_sql[];
 
 int store_open(const char *path, char *err, size_t errlen);
 void store_close(void);
+
+/* True when the database file could only be opened read-only (a
+ * read-only file system): reads are served, every write fails. */
+bool store_readonly(void);
+
+/* After a failed write (store_write_begin() NULL, a statement or COMMIT
+ * that failed, a function below that returned -1 or 0): the HTTP status
+ * that says why, 507 (disk full), 503 (read-only, busy) or 500, and a
+ * message.  Per thread. */
+unsigned int store_error_status(const char **msg);
+/* Record the error of db's last failed call for store_error_status(). */
+void store_note(sqlite3 *db);
 
 /* A reader connection (query_only) from the pool, and back. */
 sqlite3 *store_get(void);

@@ -31,3 +31,4 @@ if(TARGET mcrecord)
     SKIP_RETURN_CODE 77 TIMEOUT 120 RUN_SERIAL TRUE)
 endif()
 
+include(tests/reliability/tests.cmake)
