@@ -184,6 +184,7 @@ static bool names_folio(const struct mct_event *ev)
 	case MCT_COW:
 	case MCT_QUERY:
 	case MCT_OBSERVE:
+	case MCT_MMID:
 		return ev->folio != MCT_NO_ID;
 	default:
 		return false;
