@@ -25,6 +25,7 @@ FUZZ_SECONDS ?= 60
 
 # The whole suite, again under ASan+UBSan, then each fuzz target for 30 s.
 test: build build-asan
+	@scripts/web-deps
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	@cd $(BUILD_SAN) && ctest --output-on-failure -j$(JOBS)
 	@scripts/fuzz 30
@@ -38,6 +39,7 @@ fuzz: deps
 	@scripts/fuzz $(FUZZ_SECONDS)
 
 run: build
+	@scripts/web-deps --no-browser
 	@scripts/run
 
 # Throughput, memory and scale benchmarks; see docs/performance.md.

@@ -32,3 +32,4 @@ if(TARGET mcrecord)
 endif()
 
 include(tests/reliability/tests.cmake)
+include(tests/web/tests.cmake)

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+// charts.js - the comparison's charts, drawn with Chart.js (the UMD build,
+// loaded from /node_modules/chart.js/dist/ by the page: window.Chart).
+
+import { at, ordersOf, countersOf } from './columns.js';
+import { fmtBytes, fmtInt, fmtBits, isNum, num } from './format.js';
+
+// Colour-blind-safe palette (Okabe-Ito), one colour per policy.
+const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'];
+const charts = new Map();
+
+export function chartsAvailable() {
+  return typeof window.Chart === 'function';
+}
+
+function colour(i) {
+  return PALETTE[i % PALETTE.length];
+}
+
+function draw(id, config) {
+  const old = charts.get(id);
+  if (old) old.destroy();
+  const canvas = document.getElementById(id);
+  if (!canvas) return null;
+  const c = new window.Chart(canvas, config);
+  charts.set(id, c);
+  return c;
+}
+
+function baseOptions(extra = {}) {
+  return {
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: false,
+    plugins: {
+      legend: { position: 'bottom', labels: { boxWidth: 12, font: { size: 11 } } },
+      ...extra.plugins,
+    },
+    ...extra,
+  };
+}
+
+function drawMeta(policies) {
+  const orders = ordersOf(policies);
+  const datasets = policies.map((p, i) => ({
+    label: p.policy,
+    backgroundColor: colour(i),
+    data: orders.map((o) => {
+      const v = at(p, `memory.bytes_per_folio.${o}`);
+      return isNum(v) ? num(v) : null;
+    }),
+  }));
+  draw('chart-meta', {
+    type: 'bar',
+    data: { labels: orders.map((o) => `order ${o}`), datasets },
+    options: baseOptions({
+      scales: {
+        y: {
+          type: 'logarithmic',
+          title: { display: true, text: 'bytes per folio' },
+          ticks: { callback: (v) => (Number.isInteger(Math.log10(v)) || v === 1 ? fmtBytes(v) : '') },
+        },
+      },
+      plugins: {
+        tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${fmtBytes(ctx.raw)}` } },
+      },
+    }),
+  });
+}
+
+function drawCow(policies) {
+  const get = (p, k) => num(at(p, `cow.${k}`) ?? 0);
+  const stacks = [
+    ['reused, correctly', '#009E73', (p) => get(p, 'reuse') - get(p, 'unsafe_reuse')],
+    ['copied, correctly', '#56B4E9', (p) => get(p, 'copy') - get(p, 'missed_reuse')],
+    ['missed reuse (copied)', '#E69F00', (p) => get(p, 'missed_reuse')],
+    ['unsafe reuse', '#C0142C', (p) => get(p, 'unsafe_reuse')],
+  ];
+  draw('chart-cow', {
+    type: 'bar',
+    data: {
+      labels: policies.map((p) => p.policy),
+      datasets: stacks.map(([label, color, f]) => ({
+        label, backgroundColor: color, data: policies.map(f),
+      })),
+    },
+    options: baseOptions({
+      scales: {
+        x: { stacked: true },
+        y: { stacked: true, beginAtZero: true, title: { display: true, text: 'write faults' },
+          ticks: { precision: 0, callback: (v) => fmtInt(v) } },
+      },
+      plugins: {
+        tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${fmtInt(ctx.raw)}` } },
+      },
+    }),
+  });
+}
+
+function drawOverflow(policies) {
+  const names = [];
+  for (const p of policies) {
+    for (const c of countersOf(p)) if (!names.includes(c.name)) names.push(c.name);
+  }
+  const datasets = policies.map((p, i) => {
+    const cs = countersOf(p);
+    return {
+      label: p.policy,
+      backgroundColor: colour(i),
+      data: names.map((n) => {
+        const c = cs.find((x) => x.name === n);
+        return c && c.headroom !== null ? Math.round(c.headroom * 10) / 10 : null;
+      }),
+    };
+  });
+  draw('chart-overflow', {
+    type: 'bar',
+    data: { labels: names, datasets },
+    options: baseOptions({
+      indexAxis: 'y',
+      scales: {
+        x: { title: { display: true, text: 'headroom (bits)' } },
+        y: { ticks: { font: { size: 11 } } },
+      },
+      plugins: {
+        tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${fmtBits(ctx.raw)}` } },
+      },
+    }),
+  });
+}
+
+/**
+ * The timeline needs per-event series in the report: a "series" object
+ * with "event" indexes and, per policy, cumulative counts.  Accepts
+ * trace.series = {events: [...], policies: {name: {missed_reuse: [...],
+ * pss_err_bytes: [...]}}} or p.series = {events, missed_reuse, ...}.
+ * Returns false when the API does not provide it.
+ */
+function drawTimeline(policies, trace) {
+  const series = policies.map((p) => {
+    const s = p.series || (trace && trace.series && trace.series.policies && trace.series.policies[p.policy]);
+    const ev = (p.series && p.series.events) || (trace && trace.series && trace.series.events);
+    return s && Array.isArray(ev) ? { p, s, ev } : null;
+  });
+  if (!series.some(Boolean)) return false;
+  const datasets = [];
+  series.forEach((x, i) => {
+    if (!x) return;
+    const missed = x.s.missed_reuse || x.s.cow_missed_reuse;
+    const err = x.s.pss_err_bytes || x.s.stats_err_bytes || x.s.pss_err_max_bytes;
+    if (Array.isArray(missed)) {
+      datasets.push({
+        label: `${x.p.policy}: missed reuses`, borderColor: colour(i), backgroundColor: colour(i),
+        data: missed.map((v, k) => ({ x: num(x.ev[k]), y: num(v) })), yAxisID: 'y', pointRadius: 0, stepped: true,
+      });
+    }
+    if (Array.isArray(err)) {
+      datasets.push({
+        label: `${x.p.policy}: PSS error`, borderColor: colour(i), backgroundColor: colour(i), borderDash: [5, 3],
+        data: err.map((v, k) => ({ x: num(x.ev[k]), y: num(v) })), yAxisID: 'y2', pointRadius: 0, stepped: true,
+      });
+    }
+  });
+  if (!datasets.length) return false;
+  draw('chart-timeline', {
+    type: 'line',
+    data: { datasets },
+    options: baseOptions({
+      parsing: false,
+      scales: {
+        x: { type: 'linear', title: { display: true, text: 'event' }, ticks: { callback: (v) => fmtInt(v) } },
+        y: { beginAtZero: true, title: { display: true, text: 'missed reuses' }, ticks: { precision: 0 } },
+        y2: { beginAtZero: true, position: 'right', grid: { drawOnChartArea: false },
+          title: { display: true, text: 'PSS error' }, ticks: { callback: (v) => fmtBytes(v) } },
+      },
+    }),
+  });
+  return true;
+}
+
+export function drawCharts(policies, trace) {
+  drawMeta(policies);
+  drawCow(policies);
+  drawOverflow(policies);
+  const ok = drawTimeline(policies, trace);
+  const box = document.getElementById('timeline-box');
+  const note = document.getElementById('timeline-note');
+  if (box) box.hidden = !ok;
+  if (note) {
+    note.textContent = ok
+      ? 'Cumulative over the trace\u2019s events; dashed: PSS error.'
+      : 'Not available: the comparison API does not report per-event series yet.';
+  }
+}
