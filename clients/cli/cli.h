@@ -17,10 +17,11 @@ int cmd_synth(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 
-/* Print "WHERE: KIND: msg" for the reader's current event to stderr:
+/* "WHERE: KIND: msg" for the reader's current event, in buf:
  * FILE:LINE:COL for text, FILE: byte OFFSET for binary. */
-void cli_event_error(const struct mct_reader *r, const char *path,
-		     const struct mct_event *ev, const char *msg);
+char *cli_event_where(char *buf, size_t len, const struct mct_reader *r,
+		      const char *path, const struct mct_event *ev,
+		      const char *msg);
 /* A trace's display name: its header's name=, else the file's base name
  * without the .mct* extension. */
 const char *cli_trace_name(const struct mct_reader *r, const char *path,

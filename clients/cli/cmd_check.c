@@ -54,7 +54,11 @@ static int check_one(const char *path)
 	w = world_new(mct_header(r));
 	while ((ret = mct_next(r, &ev)) > 0) {
 		if (world_apply(w, &ev, noop, NULL, err, sizeof(err))) {
-			cli_event_error(r, path, &ev, err);
+			char where[1024];
+
+			fprintf(stderr, "%s\n",
+				cli_event_where(where, sizeof(where), r, path,
+						&ev, err));
 			status = EXIT_FAILED;
 			break;
 		}

@@ -279,25 +279,6 @@ static char *msg(const char *fmt, const char *a, const char *b)
 	return strdup(buf);
 }
 
-/* Where in a trace an event came from: FILE:LINE:COL or FILE: byte N. */
-static char *event_error(const struct mct_reader *r, const char *path,
-			 const struct mct_event *ev, const char *what)
-{
-	const struct mct_pos *p = mct_pos(r);
-	char buf[1024];
-
-	if (p->line)
-		snprintf(buf, sizeof(buf), "%s:%llu:%llu: %s: %s", path,
-			 (unsigned long long)p->line,
-			 (unsigned long long)p->col, mct_kind_name(ev->kind),
-			 what);
-	else
-		snprintf(buf, sizeof(buf), "%s: byte %llu: %s: %s", path,
-			 (unsigned long long)p->offset, mct_kind_name(ev->kind),
-			 what);
-	return strdup(buf);
-}
-
 static void replay_one(const struct opts *o, struct job *j)
 {
 	struct engine_opts eo = { .arch = o->arch,
@@ -332,7 +313,10 @@ static void replay_one(const struct opts *o, struct job *j)
 	}
 	while ((ret = mct_next(r, &ev)) > 0) {
 		if (engine_event(e, &ev, err, sizeof(err))) {
-			j->error = event_error(r, j->path, &ev, err);
+			char where[1024];
+
+			j->error = strdup(cli_event_where(
+				where, sizeof(where), r, j->path, &ev, err));
 			break;
 		}
 	}

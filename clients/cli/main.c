@@ -11,20 +11,28 @@ static const char *const usage_lines[] = {
 	"usage: mapcount COMMAND [ARGS]",
 	"",
 	"commands:",
-	"  replay [-p POLICY]... [--plugin FILE.so]... [--arch 64|32] [--jobs N]",
-	"         [--format text|json|junit|markdown] [-o FILE] [--fail-on GATES]",
-	"         [--baseline FILE] [--tolerance METRIC=VALUE[%]]... TRACE|DIR...",
-	"                      replay traces through policies, compare with the oracle",
+	"  replay [-p POLICY]... [--plugin FILE.so]... [--arch 64|32] [--jobs "
+	"N]",
+	"         [--format text|json|junit|markdown] [-o FILE] [--fail-on "
+	"GATES]",
+	"         [--baseline FILE] [--tolerance METRIC=VALUE[%]]... "
+	"TRACE|DIR...",
+	"                      replay traces through policies, compare with "
+	"the oracle",
 	"  merge [--format ...] [-o FILE] [--fail-on ...] RESULT.json...",
-	"                      combine shard results into one report, same gates",
+	"                      combine shard results into one report, same "
+	"gates",
 	"  check TRACE...      parse and validate traces, print a summary",
 	"  convert [--to text|binary|zst] IN OUT",
 	"                      convert between the text and binary encodings",
 	"  synth WORKLOAD [--param K=V]... [--seed N] [--decide POLICY]",
-	"        [--to text|binary|zst] -o FILE      (synth --list: the workloads)",
+	"        [--to text|binary|zst] -o FILE      (synth --list: the "
+	"workloads)",
 	"                      generate a synthetic trace from a kernel model",
-	"  record [-o FILE] [--mthp SIZE=MODE]... [--checkpoint fork,exit,interval=MS]",
-	"         -- CMD [ARGS]  record CMD's mappings from the live kernel (root)",
+	"  record [-o FILE] [--mthp SIZE=MODE]... [--checkpoint "
+	"fork,exit,interval=MS]",
+	"         -- CMD [ARGS]  record CMD's mappings from the live kernel "
+	"(root)",
 	"",
 	"exit status: 0 ok, 1 a check or gate failed, 2 bad usage or bad input",
 };
@@ -37,19 +45,21 @@ static int usage(FILE *out, int status)
 	return status;
 }
 
-void cli_event_error(const struct mct_reader *r, const char *path,
-		     const struct mct_event *ev, const char *msg)
+char *cli_event_where(char *buf, size_t len, const struct mct_reader *r,
+		      const char *path, const struct mct_event *ev,
+		      const char *msg)
 {
 	const struct mct_pos *p = mct_pos(r);
 	const char *kind = mct_kind_name(ev->kind);
 
 	if (p->line) /* text, plain or compressed */
-		fprintf(stderr, "%s:%llu:%llu: %s: %s\n", path,
-			(unsigned long long)p->line, (unsigned long long)p->col,
-			kind, msg);
+		snprintf(buf, len, "%s:%llu:%llu: %s: %s", path,
+			 (unsigned long long)p->line,
+			 (unsigned long long)p->col, kind, msg);
 	else
-		fprintf(stderr, "%s: byte %llu: %s: %s\n", path,
-			(unsigned long long)p->offset, kind, msg);
+		snprintf(buf, len, "%s: byte %llu: %s: %s", path,
+			 (unsigned long long)p->offset, kind, msg);
+	return buf;
 }
 
 const char *cli_trace_name(const struct mct_reader *r, const char *path,
