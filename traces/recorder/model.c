@@ -158,6 +158,7 @@ struct names {
 struct carried {
 	uint64_t ts;
 	struct rmm *m;
+	pid_t tid; /* the thread whose write fault made the copy */
 	struct rpage old, nw;
 };
 
@@ -1043,6 +1044,7 @@ struct item {
 	struct change *c; /* IT_REMOVAL */
 	const struct rfault *f;
 	struct rmm *m; /* IT_COPY_DONE: m's old page gives way to nw */
+	pid_t tid;     /* IT_COPY_DONE: the faulting thread */
 	struct rpage old, nw;
 };
 
@@ -1223,6 +1225,27 @@ struct gone {
 
 static void exit_events(struct rec *r, struct rmm *m);
 
+/* Complete the copies still pending for thread tid: in the heap, and
+ * those this snapshot would carry over. */
+static void thread_copies_done(struct rec *r, struct heap *h, pid_t tid)
+{
+	size_t keep = 0;
+
+	for (size_t j = 0; j < h->n; j++)
+		if (h->a[j].kind == IT_COPY_DONE && h->a[j].tid == tid) {
+			copy_done(r, h->a[j].m, &h->a[j].old, &h->a[j].nw);
+			h->a[j].kind = IT_NOP;
+		}
+	for (size_t j = 0; j < r->nr_carry; j++) {
+		if (r->carry[j].tid == tid)
+			copy_done(r, r->carry[j].m, &r->carry[j].old,
+				  &r->carry[j].nw);
+		else
+			r->carry[keep++] = r->carry[j];
+	}
+	r->nr_carry = keep;
+}
+
 static void timed(struct rec *r, struct snap *snaps, int nr,
 		  const struct gone *gone, int nr_gone)
 {
@@ -1281,6 +1304,7 @@ static void timed(struct rec *r, struct snap *snaps, int nr,
 		heap_push(&h, &(struct item){ .ts = r->carry[k].ts,
 					      .kind = IT_COPY_DONE,
 					      .m = r->carry[k].m,
+					      .tid = r->carry[k].tid,
 					      .old = r->carry[k].old,
 					      .nw = r->carry[k].nw });
 	r->nr_carry = 0;
@@ -1352,6 +1376,11 @@ static void timed(struct rec *r, struct snap *snaps, int nr,
 			continue;
 		}
 		case IT_FAULT:
+			/* the thread's earlier fault returned before it
+			 * could fault again: its copy is complete
+			 * (wp_page_copy() maps the new page and removes
+			 * the old one under one page table lock) */
+			thread_copies_done(r, &h, x->f->tid);
 			break;
 		}
 		switch (outcome(r, x->s, x->f, &c, &np)) {
@@ -1397,6 +1426,7 @@ static void timed(struct rec *r, struct snap *snaps, int nr,
 		done = (struct item){ .ts = r->folios[c->nw.folio].alloc_ts,
 				      .kind = IT_COPY_DONE,
 				      .m = x->s->m,
+				      .tid = x->f->tid,
 				      .old = c->old,
 				      .nw = c->nw };
 		if (done.ts < x->ts)
@@ -1428,7 +1458,8 @@ static void timed(struct rec *r, struct snap *snaps, int nr,
 		 * copy: complete it at the next snapshot */
 		GROW(r->carry, r->cap_carry, r->nr_carry + 1);
 		r->carry[r->nr_carry++] =
-			(struct carried){ done.ts, done.m, done.old, done.nw };
+			(struct carried){ done.ts, done.m, done.tid, done.old,
+					  done.nw };
 	}
 	free(h.a);
 	free(it);
