@@ -11,6 +11,8 @@
  */
 #include "world.h"
 
+#include "mem.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,27 +56,17 @@ struct world {
 	struct world_summary sum;
 };
 
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p) {
-		fputs("mapcount: out of memory\n", stderr);
-		abort();
-	}
-	return p;
-}
-
-#define GROW(arr, cap, need)                                          \
-	do {                                                          \
-		if ((need) > (cap)) {                                 \
-			size_t c_ = (cap) ? (size_t)(cap)*2 : 64;     \
-			while (c_ < (need))                           \
-				c_ *= 2;                              \
-			(arr) = xrealloc((arr), c_ * sizeof(*(arr))); \
-			memset((arr) + (cap), 0,                      \
-			       (c_ - (cap)) * sizeof(*(arr)));        \
-			(cap) = c_;                                   \
-		}                                                     \
+#define GROW(arr, cap, need)                                            \
+	do {                                                            \
+		if ((need) > (cap)) {                                   \
+			size_t c_ = (cap) ? (size_t)(cap)*2 : 64;       \
+			while (c_ < (need))                             \
+				c_ *= 2;                                \
+			(arr) = mc_realloc((arr), c_ * sizeof(*(arr))); \
+			memset((arr) + (cap), 0,                        \
+			       (c_ - (cap)) * sizeof(*(arr)));          \
+			(cap) = c_;                                     \
+		}                                                       \
 	} while (0)
 
 static void rh_init(struct rhash *h, bool by_mm);
@@ -189,7 +181,7 @@ static void mm_id_free(struct world *w, uint32_t id)
 static void rh_init(struct rhash *h, bool by_mm)
 {
 	h->mask = 1023;
-	h->slot = xrealloc(NULL, (h->mask + 1) * sizeof(*h->slot));
+	h->slot = mc_realloc(NULL, (h->mask + 1) * sizeof(*h->slot));
 	memset(h->slot, 0xff, (h->mask + 1) * sizeof(*h->slot));
 	h->by_mm = by_mm;
 }
@@ -250,7 +242,7 @@ static void rh_reserve(struct rhash *h)
 	if ((h->used + 1) * 4 <= (h->mask + 1) * 3)
 		return;
 	h->mask = old_mask * 2 + 1;
-	h->slot = xrealloc(NULL, ((size_t)h->mask + 1) * sizeof(*h->slot));
+	h->slot = mc_realloc(NULL, ((size_t)h->mask + 1) * sizeof(*h->slot));
 	memset(h->slot, 0xff, ((size_t)h->mask + 1) * sizeof(*h->slot));
 	for (uint32_t i = 0; i <= old_mask; i++) {
 		uint32_t j = old[i].tag & h->mask;
@@ -397,6 +389,17 @@ static uint64_t folio_units(const struct world *w, const struct wrec *r)
 	       unit_shift(w, r->folio, r->level);
 }
 
+/* The folio's PageAnonExclusive bits. */
+static uint64_t *excl_of(struct world_folio *f)
+{
+	return f->nr_pages <= 64 ? &f->excl_word : f->excl;
+}
+
+static const uint64_t *excl_of_const(const struct world_folio *f)
+{
+	return f->nr_pages <= 64 ? &f->excl_word : f->excl;
+}
+
 static bool bit_test(const uint64_t *b, uint64_t i)
 {
 	return b[i / 64] >> (i % 64) & 1;
@@ -432,7 +435,7 @@ static void rec_to_bits(struct world *w, struct wrec *r)
 {
 	uint64_t words = (folio_units(w, r) + 63) / 64;
 
-	r->bits = xrealloc(NULL, words * sizeof(uint64_t));
+	r->bits = mc_realloc(NULL, words * sizeof(uint64_t));
 	memset(r->bits, 0, words * sizeof(uint64_t));
 	bits_assign(r->bits, r->first, r->nr, true);
 	r->first = 0;
@@ -584,7 +587,7 @@ bool world_page_exclusive(const struct world *w, uint32_t folio, uint64_t page,
 {
 	const struct world_folio *f = &w->folios[folio];
 
-	return bit_test(f->excl, head_of(w, f, page, level));
+	return bit_test(excl_of_const(f), head_of(w, f, page, level));
 }
 
 void world_set_exclusive(struct world *w, uint32_t folio, uint64_t page,
@@ -592,7 +595,7 @@ void world_set_exclusive(struct world *w, uint32_t folio, uint64_t page,
 {
 	struct world_folio *f = &w->folios[folio];
 
-	bits_assign(f->excl, head_of(w, f, page, level), 1, true);
+	bits_assign(excl_of(f), head_of(w, f, page, level), 1, true);
 }
 
 /* ---- statements ---- */
@@ -664,7 +667,7 @@ static void split_pmd(struct world *w, struct emit *e, uint32_t recidx,
 	uint32_t shift = w->page_shift_pmd;
 	uint64_t first = unit << shift, nr = 1ull << shift;
 	struct world_folio *f = &w->folios[r.folio];
-	bool excl = bit_test(f->excl, first);
+	bool excl = bit_test(excl_of(f), first);
 	struct wrec *pte;
 	uint32_t idx;
 
@@ -673,7 +676,7 @@ static void split_pmd(struct world *w, struct emit *e, uint32_t recidx,
 		  : rec_new(w, r.folio, r.mm, r.vma, MC_PTE);
 	rec_set(w, &w->recs[idx], first, nr);
 	if (excl)
-		bits_assign(f->excl, first, nr, true);
+		bits_assign(excl_of(f), first, nr, true);
 	emit_rmap(w, e, W_ADD, r.folio, r.mm, r.vma, first, nr, MC_PTE,
 		  excl ? MC_RMAP_EXCL : 0);
 	rec_clear(w, &w->recs[recidx], unit, 1);
@@ -713,11 +716,11 @@ static void dup_run(struct world *w, const struct wrec *r, uint64_t a,
 		return;
 	}
 	if (f->type == MC_HUGETLB) { /* hugetlb_try_dup_anon_rmap() */
-		if (d->pinned && bit_test(f->excl, 0)) {
+		if (d->pinned && bit_test(excl_of(f), 0)) {
 			w->sum.forks_copied_pages += n;
 			return;
 		}
-		bits_assign(f->excl, 0, 1, false);
+		bits_assign(excl_of(f), 0, 1, false);
 		child_map(w, d, r, a, n);
 		return;
 	}
@@ -725,15 +728,15 @@ static void dup_run(struct world *w, const struct wrec *r, uint64_t a,
 		for (uint64_t u = a; u < a + n;) {
 			uint64_t s = u;
 
-			if (d->pinned && bit_test(f->excl, u)) {
+			if (d->pinned && bit_test(excl_of(f), u)) {
 				w->sum.forks_copied_pages++;
 				u++;
 				continue;
 			}
 			while (u < a + n &&
-			       !(d->pinned && bit_test(f->excl, u)))
+			       !(d->pinned && bit_test(excl_of(f), u)))
 				u++;
-			bits_assign(f->excl, s, u - s, false);
+			bits_assign(excl_of(f), s, u - s, false);
 			child_map(w, d, r, s, u - s);
 		}
 		return;
@@ -741,11 +744,11 @@ static void dup_run(struct world *w, const struct wrec *r, uint64_t a,
 	for (uint64_t u = a; u < a + n; u++) { /* PMD/PUD: the head page */
 		uint64_t head = u << shift;
 
-		if (d->pinned && bit_test(f->excl, head)) {
+		if (d->pinned && bit_test(excl_of(f), head)) {
 			w->sum.forks_copied_pages += 1ull << shift;
 			continue;
 		}
-		bits_assign(f->excl, head, 1, false);
+		bits_assign(excl_of(f), head, 1, false);
 		child_map(w, d, r, u, 1);
 	}
 }
@@ -775,7 +778,8 @@ static int do_fork(struct world *w, const struct mct_event *ev, struct emit *e,
 
 			for (uint64_t u = 0; u < units && idx != NIL; u++) {
 				if (rec_count(r, u, 1) &&
-				    bit_test(f->excl, u << w->page_shift_pmd)) {
+				    bit_test(excl_of(f),
+					     u << w->page_shift_pmd)) {
 					bool last = r->nr == 1;
 
 					split_pmd(w, e, idx, u);
@@ -830,7 +834,7 @@ static int do_alloc(struct world *w, const struct mct_event *ev, struct emit *e,
 {
 	struct world_folio *f;
 	struct world_prim p = { .op = W_ALLOC, .folio = ev->folio };
-	uint64_t nr;
+	uint64_t nr, *big;
 
 	if (ev->folio < w->nr_folios && w->folios[ev->folio].live)
 		return fail(err, len, "folio is already allocated");
@@ -842,15 +846,20 @@ static int do_alloc(struct world *w, const struct mct_event *ev, struct emit *e,
 		w->nr_folios = ev->folio + 1;
 	f = &w->folios[ev->folio];
 	nr = 1ull << ev->order;
-	free(f->excl);
+	big = f->excl; /* kept from an earlier folio of this handle */
+	if (nr > 64 && (!big || f->nr_pages < nr)) {
+		free(big);
+		big = mc_realloc(NULL, nr / 64 * sizeof(uint64_t));
+	}
+	if (nr > 64)
+		memset(big, 0, nr / 64 * sizeof(uint64_t));
 	*f = (struct world_folio){
 		.nr_pages = nr,
 		.order = ev->order,
 		.type = ev->type,
 		.live = true,
+		.excl = big,
 	};
-	f->excl = xrealloc(NULL, (nr + 63) / 64 * sizeof(uint64_t));
-	memset(f->excl, 0, (nr + 63) / 64 * sizeof(uint64_t));
 	w->sum.folios_by_order[ev->order][ev->type]++;
 	e->fn(e->ctx, &p);
 	return 0;
@@ -966,10 +975,10 @@ static int do_map(struct world *w, const struct mct_event *ev, struct emit *e,
 	if (ev->flags & MCT_F_EXCL) {
 		flags |= MC_RMAP_EXCL;
 		if (ev->level == MC_PTE && f->type != MC_HUGETLB)
-			bits_assign(f->excl, first, nr, true);
+			bits_assign(excl_of(f), first, nr, true);
 		else
-			bits_assign(f->excl, head_of(w, f, first, ev->level), 1,
-				    true);
+			bits_assign(excl_of(f), head_of(w, f, first, ev->level),
+				    1, true);
 	} else if (ev->level == MC_PTE && f->type == MC_ANON) {
 		/* Splitting a PMD: the PTEs inherit PageAnonExclusive. */
 		struct wrec *pmd =
@@ -980,8 +989,8 @@ static int do_map(struct world *w, const struct mct_event *ev, struct emit *e,
 						     << w->page_shift_pmd;
 
 			if (rec_count(pmd, head >> w->page_shift_pmd, 1) &&
-			    bit_test(f->excl, head))
-				bits_assign(f->excl, p, 1, true);
+			    bit_test(excl_of(f), head))
+				bits_assign(excl_of(f), p, 1, true);
 		}
 	}
 

@@ -40,7 +40,10 @@ struct world_folio {
 	uint64_t mappings; /* page table entries mapping it (PTE=PMD=1) */
 	int64_t refs;	   /* ref events: references beyond page tables */
 	int64_t pins;
-	uint64_t *excl;		      /* PageAnonExclusive, one bit per page */
+	/* PageAnonExclusive, one bit per page: in excl_word up to 64 pages
+	 * (no allocation per folio), else in excl */
+	uint64_t excl_word;
+	uint64_t *excl;
 	uint32_t state; /* engine: index of the per-policy state slot */
 };
 

@@ -30,6 +30,8 @@ static const struct mc_counter_decl counters[] = {
 	{ "page_mapcount", 64, 64, 0 },
 };
 
+#define NR_INLINE 2 /* MMs kept in the state itself */
+
 struct mm_count {
 	uint32_t mm_id;
 	int64_t count; /* page table entries of this MM */
@@ -40,7 +42,10 @@ struct state {
 	int64_t refs;	  /* ref events */
 	int64_t pins;
 	uint64_t mapped_pages; /* pages with at least one entry */
-	struct mm_count *mms;  /* MMs mapping the folio; NULL when none */
+	/* MMs mapping the folio: in inl up to two (no allocation for the
+	 * common case), else in the array mms */
+	struct mm_count inl[NR_INLINE];
+	struct mm_count *mms;
 	uint32_t nr_mms, cap_mms;
 	uint32_t count[]; /* entries mapping each page */
 };
@@ -84,11 +89,23 @@ static void release(void *st, const struct mc_folio *f, struct mc_ctx *c)
 	s->nr_mms = s->cap_mms = 0;
 }
 
+static struct mm_count *mms_of(struct state *s)
+{
+	return s->mms ? s->mms : s->inl;
+}
+
+static const struct mm_count *mms_of_const(const struct state *s)
+{
+	return s->mms ? s->mms : s->inl;
+}
+
 static struct mm_count *mm_find(struct state *s, uint32_t mm_id)
 {
+	struct mm_count *mms = mms_of(s);
+
 	for (uint32_t i = 0; i < s->nr_mms; i++)
-		if (s->mms[i].mm_id == mm_id)
-			return &s->mms[i];
+		if (mms[i].mm_id == mm_id)
+			return &mms[i];
 	return NULL;
 }
 
@@ -97,13 +114,20 @@ static void mm_add(struct state *s, uint32_t mm_id, int64_t n, struct mc_ctx *c)
 	struct mm_count *m = mm_find(s, mm_id);
 
 	if (!m) {
-		if (s->nr_mms == s->cap_mms) {
-			s->cap_mms = s->cap_mms ? 2 * s->cap_mms : 2;
+		if (s->nr_mms == NR_INLINE && !s->mms) {
+			s->cap_mms = 2 * NR_INLINE;
+			s->mms = malloc(s->cap_mms * sizeof(*s->mms));
+			if (!s->mms)
+				abort();
+			memcpy(s->mms, s->inl, sizeof(s->inl));
+			memset(s->inl, 0, sizeof(s->inl));
+		} else if (s->mms && s->nr_mms == s->cap_mms) {
+			s->cap_mms *= 2;
 			s->mms = realloc(s->mms, s->cap_mms * sizeof(*s->mms));
 			if (!s->mms)
 				abort();
 		}
-		m = &s->mms[s->nr_mms++];
+		m = &mms_of(s)[s->nr_mms++];
 		*m = (struct mm_count){ .mm_id = mm_id };
 		c->dyn_bytes += mm_entry_bytes(c->arch);
 	}
@@ -112,9 +136,11 @@ static void mm_add(struct state *s, uint32_t mm_id, int64_t n, struct mc_ctx *c)
 	cost(c, 1, 1);
 	if (m->count)
 		return;
-	*m = s->mms[--s->nr_mms];
+	*m = mms_of(s)[--s->nr_mms];
+	mms_of(s)[s->nr_mms] = (struct mm_count){ 0 };
 	c->dyn_bytes -= mm_entry_bytes(c->arch);
-	if (!s->nr_mms) {
+	if (s->mms && s->nr_mms <= NR_INLINE) {
+		memcpy(s->inl, s->mms, sizeof(s->inl));
 		free(s->mms);
 		s->mms = NULL;
 		s->cap_mms = 0;
@@ -204,7 +230,7 @@ static bool cow_reuse(void *st, const struct mc_folio *f,
 		return s->mappings == 1 && only_refs;
 	/* a large folio with a single page mapped is copied, to free it */
 	return s->mappings >= 2 && s->nr_mms == 1 &&
-	       s->mms[0].mm_id == q->mm_id && only_refs;
+	       mms_of_const(s)[0].mm_id == q->mm_id && only_refs;
 }
 
 static uint64_t page_mapcount(const void *st, const struct mc_folio *f,
@@ -226,18 +252,19 @@ static uint32_t fields(const void *st, const struct mc_folio *f,
 		       struct mc_field *out, uint32_t max)
 {
 	const struct state *s = st;
+	const struct mm_count *mms = mms_of_const(s);
 	struct mc_field all[] = {
 		{ "mapcount", s->mappings },
 		{ "mapped_pages", (int64_t)s->mapped_pages },
 		{ "refs", s->refs },
 		{ "pins", s->pins },
 		{ "nr_mms", s->nr_mms },
-		{ "mm0_id", s->nr_mms > 0 ? s->mms[0].mm_id : 0 },
-		{ "mm0_mapcount", s->nr_mms > 0 ? s->mms[0].count : 0 },
-		{ "mm1_id", s->nr_mms > 1 ? s->mms[1].mm_id : 0 },
-		{ "mm1_mapcount", s->nr_mms > 1 ? s->mms[1].count : 0 },
-		{ "mm2_id", s->nr_mms > 2 ? s->mms[2].mm_id : 0 },
-		{ "mm2_mapcount", s->nr_mms > 2 ? s->mms[2].count : 0 },
+		{ "mm0_id", s->nr_mms > 0 ? mms[0].mm_id : 0 },
+		{ "mm0_mapcount", s->nr_mms > 0 ? mms[0].count : 0 },
+		{ "mm1_id", s->nr_mms > 1 ? mms[1].mm_id : 0 },
+		{ "mm1_mapcount", s->nr_mms > 1 ? mms[1].count : 0 },
+		{ "mm2_id", s->nr_mms > 2 ? mms[2].mm_id : 0 },
+		{ "mm2_mapcount", s->nr_mms > 2 ? mms[2].count : 0 },
 	};
 
 	FIELDS_RETURN(out, max, all);
