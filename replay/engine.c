@@ -52,6 +52,12 @@ struct engine {
 	bool timing, sample;
 	bool oracle; /* pol[0] is exact, the truth of the metrics */
 	double clock_cost;
+	/* timeline: a point every tl_every (a power of two) events; point k
+	 * of policy i at tl[k * nr + i] */
+	uint64_t tl_every;
+	uint32_t tl_n;
+	uint64_t tl_ev[MC_TIMELINE_MAX];
+	struct mc_tpoint *tl;
 };
 
 /* Folios whose pages can be PageAnonExclusive. */
@@ -159,6 +165,8 @@ struct engine *engine_new(const struct mct_header *h,
 			goto fail;
 		e->out[e->nr_out++] = (uint32_t)idx;
 	}
+	e->tl_every = 1;
+	e->tl = mc_realloc(NULL, MC_TIMELINE_MAX * e->nr * sizeof(*e->tl));
 	/* each slot aligned for any field a policy may keep */
 	for (uint32_t k = 0; k <= MCT_MAX_ORDER; k++) {
 		struct slab *s = &e->slabs[k];
@@ -225,6 +233,7 @@ void engine_free(struct engine *e)
 	}
 	free(e->fslot);
 	free(e->fflag);
+	free(e->tl);
 	world_free(e->w);
 	free(e);
 }
@@ -697,6 +706,51 @@ static void do_slots(struct engine *e, const struct mct_event *ev)
 	}
 }
 
+/* Record a timeline point; when full, keep every other one and sample
+ * half as often (the last point, force, is recorded anyway). */
+static void tl_point(struct engine *e, bool force)
+{
+	struct mc_tpoint *pt;
+
+	if (e->tl_n == MC_TIMELINE_MAX) {
+		for (uint32_t k = 0; k < MC_TIMELINE_MAX / 2; k++) {
+			e->tl_ev[k] = e->tl_ev[2 * k + 1];
+			memcpy(&e->tl[k * e->nr], &e->tl[(2 * k + 1) * e->nr],
+			       e->nr * sizeof(*e->tl));
+		}
+		e->tl_n = MC_TIMELINE_MAX / 2;
+		e->tl_every *= 2;
+		if (!force && (e->events & (e->tl_every - 1)))
+			return;
+	}
+	e->tl_ev[e->tl_n] = e->events;
+	pt = &e->tl[e->tl_n * e->nr];
+	for (uint32_t i = 0; i < e->nr; i++) {
+		const struct mc_result *r = &e->pol[i].res;
+
+		pt[i] = (struct mc_tpoint){
+			.missed_reuse = r->cow.missed_reuse,
+			.unsafe_reuse = r->cow.unsafe_reuse,
+			.false_shared = r->shared.false_shared,
+			.false_exclusive = r->shared.false_exclusive,
+			.pss_err_max_bytes = r->stats.pss_err_max_bytes,
+		};
+	}
+	e->tl_n++;
+}
+
+uint32_t engine_timeline(const struct engine *e, uint32_t i,
+			 const uint64_t **events, const struct mc_tpoint **pt,
+			 uint32_t *stride)
+{
+	if (i >= e->nr_out)
+		return 0;
+	*events = e->tl_ev;
+	*pt = &e->tl[e->out[i]];
+	*stride = e->nr;
+	return e->tl_n;
+}
+
 int engine_event(struct engine *e, const struct mct_event *ev, char *err,
 		 size_t errlen)
 {
@@ -736,6 +790,8 @@ int engine_event(struct engine *e, const struct mct_event *ev, char *err,
 		for (uint32_t i = 0; i < e->nr; i++)
 			e->pol[i].res.cost.sampled_events++;
 	e->events++;
+	if (!(e->events & (e->tl_every - 1)))
+		tl_point(e, false);
 	return 0;
 }
 
@@ -753,4 +809,6 @@ void engine_finish(struct engine *e)
 		r->cost.atomics = e->pol[i].ctx.atomics;
 		r->overflow.events = e->pol[i].ctx.overflow_events;
 	}
+	if (!e->tl_n || e->tl_ev[e->tl_n - 1] != e->events)
+		tl_point(e, true);
 }

@@ -57,6 +57,18 @@ struct mc_result {
 	int64_t anon_mapped, file_mapped;
 };
 
+/*
+ * The timeline: cumulative counts sampled at most MC_TIMELINE_MAX times,
+ * evenly over the trace (every 2^k events, k growing as the trace does),
+ * and once more at its end.
+ */
+#define MC_TIMELINE_MAX 128
+struct mc_tpoint {
+	uint64_t missed_reuse, unsafe_reuse;
+	uint64_t false_shared, false_exclusive;
+	uint64_t pss_err_max_bytes;
+};
+
 struct engine_opts {
 	uint32_t arch; /* 64 or 32 */
 	const struct mc_policy *const *policies;
@@ -84,6 +96,12 @@ uint64_t engine_events(const struct engine *e);
 /* Results of the i-th requested policy. */
 const struct mc_result *engine_result(const struct engine *e, uint32_t i);
 const struct world *engine_world(const struct engine *e);
+/* The i-th requested policy's timeline: returns the number of points;
+ * *events[k] is the number of events replayed at point k, *pt the
+ * policy's counts then (point k at (*pt)[k * stride], stride in *stride). */
+uint32_t engine_timeline(const struct engine *e, uint32_t i,
+			 const uint64_t **events, const struct mc_tpoint **pt,
+			 uint32_t *stride);
 
 /* Per-folio state of the i-th requested policy, for the folio inspector
  * and tests; NULL if the folio is not allocated. */

@@ -5,6 +5,8 @@
 #include "report.h"
 
 #include <inttypes.h>
+#include <stddef.h>
+#include <string.h>
 
 #define U(x) json_integer((json_int_t)(x))
 
@@ -99,10 +101,47 @@ static double ns_per_event(const struct mc_result *r)
 	return ns > 0 ? ns : 0;
 }
 
-static json_t *policy_json(const struct engine *e, const struct mc_result *r,
-			   uint32_t arch)
+/* The timeline (engine_timeline()): "events" and one array per count. */
+static json_t *series_json(const struct engine *e, uint32_t i)
 {
-	return json_pack(
+	static const struct {
+		const char *name;
+		size_t off;
+	} f[] = {
+		{ "missed_reuse", offsetof(struct mc_tpoint, missed_reuse) },
+		{ "unsafe_reuse", offsetof(struct mc_tpoint, unsafe_reuse) },
+		{ "false_shared", offsetof(struct mc_tpoint, false_shared) },
+		{ "false_exclusive",
+		  offsetof(struct mc_tpoint, false_exclusive) },
+		{ "pss_err_max_bytes",
+		  offsetof(struct mc_tpoint, pss_err_max_bytes) },
+	};
+	const uint64_t *ev;
+	const struct mc_tpoint *pt;
+	uint32_t stride, n = engine_timeline(e, i, &ev, &pt, &stride);
+	json_t *s = json_object(), *a = json_array();
+
+	for (uint32_t k = 0; k < n; k++)
+		json_array_append_new(a, U(ev[k]));
+	json_object_set_new(s, "events", a);
+	for (size_t j = 0; j < sizeof(f) / sizeof(f[0]); j++) {
+		a = json_array();
+		for (uint32_t k = 0; k < n; k++) {
+			const char *p = (const char *)&pt[(size_t)k * stride];
+			uint64_t v;
+
+			memcpy(&v, p + f[j].off, sizeof(v));
+			json_array_append_new(a, U(v));
+		}
+		json_object_set_new(s, f[j].name, a);
+	}
+	return s;
+}
+
+static json_t *policy_json(const struct engine *e, uint32_t i,
+			   const struct mc_result *r, uint32_t arch)
+{
+	json_t *j = json_pack(
 		"{s:s,s:o,s:o,s:o,s:{s:o,s:o,s:o,s:o},s:{s:o,s:o},s:{s:o,s:o},"
 		"s:o,s:o,s:{s:f,s:o,s:o}}",
 		"policy", r->policy->name, "cow", cow_json(r), "shared",
@@ -116,6 +155,9 @@ static json_t *policy_json(const struct engine *e, const struct mc_result *r,
 		overflow_json(r, arch), "cost", "ns_per_event", ns_per_event(r),
 		"words_written", U(r->cost.words_written), "atomics",
 		U(r->cost.atomics));
+
+	json_object_set_new(j, "series", series_json(e, i));
+	return j;
 }
 
 json_t *report_trace_json(const struct engine *e, uint32_t nr_policies,
@@ -125,7 +167,7 @@ json_t *report_trace_json(const struct engine *e, uint32_t nr_policies,
 
 	for (uint32_t i = 0; i < nr_policies; i++)
 		json_array_append_new(
-			pols, policy_json(e, engine_result(e, i), arch));
+			pols, policy_json(e, i, engine_result(e, i), arch));
 	return json_pack("{s:s,s:s,s:o,s:o}", "name", name, "file", file,
 			 "events", U(engine_events(e)), "policies", pols);
 }

@@ -356,6 +356,16 @@ async function comparisonPage(page, traceId) {
   await checkTable(page, doc, 'arch 64');
   ok(await page.isVisible('#chart-meta') && await page.isVisible('#chart-cow') && await page.isVisible('#chart-overflow'),
     'the three charts are drawn');
+  ok(await page.isVisible('#chart-timeline'), 'the timeline chart is drawn');
+  const tl = await page.evaluate(() => {
+    const c = window.Chart && window.Chart.getChart('chart-timeline');
+    return c ? c.data.datasets.map((d) => ({ label: d.label, n: d.data.length, last: d.data[d.data.length - 1] })) : null;
+  });
+  const tp = doc.traces[0].policies;
+  ok(tl && tp.every((p) => tl.some((d) => d.label === `${p.policy}: missed reuses` &&
+      d.n === p.series.events.length && d.last.x === p.series.events[p.series.events.length - 1] &&
+      d.last.y === p.cow.missed_reuse)),
+    `the timeline has each policy's missed reuses, ending at the table's value (${tl && tl.length} series)`);
   ok(await page.evaluate(() => typeof window.Chart === 'function'), 'Chart.js is loaded from /node_modules');
   ok(!(await overflowsX(page)), 'Comparison: no horizontal overflow at 1280x800');
   ok(await page.$eval('#compare-table', (t) => t.parentElement.scrollWidth <= t.parentElement.clientWidth),

@@ -130,11 +130,13 @@ function drawOverflow(policies) {
 }
 
 /**
- * The timeline needs per-event series in the report: a "series" object
- * with "event" indexes and, per policy, cumulative counts.  Accepts
- * trace.series = {events: [...], policies: {name: {missed_reuse: [...],
- * pss_err_bytes: [...]}}} or p.series = {events, missed_reuse, ...}.
- * Returns false when the API does not provide it.
+ * The timeline: each policy's "series" in the report (engine_timeline():
+ * at most 128 points, evenly spaced over the trace) gives "events" and
+ * the cumulative counts at each, of which this draws missed_reuse and
+ * pss_err_max_bytes (the largest PSS error of a stat so far).  Also
+ * accepts a trace-level trace.series = {events, policies: {name: {...}}}.
+ * Returns false when the report has none (results cached by an older
+ * mapcountd).
  */
 function drawTimeline(policies, trace) {
   const series = policies.map((p) => {
@@ -189,6 +191,6 @@ export function drawCharts(policies, trace) {
   if (note) {
     note.textContent = ok
       ? 'Cumulative over the trace\u2019s events; dashed: PSS error.'
-      : 'Not available: the comparison API does not report per-event series yet.';
+      : 'Not available: this result has no per-event series (computed by an older mapcountd).';
   }
 }
