@@ -101,6 +101,8 @@ static void arena_reset(struct arena *a)
 struct mct_bin_reader {
 	struct arena arena;
 	ProtobufCAllocator alloc;
+	bool fast;		    /* try trace_fastpb.c first */
+	char comm[MCT_STR_MAX + 1]; /* its mm event's comm */
 };
 
 /* A varint: 1, 0 at the end of the input, or -1. */
@@ -128,6 +130,25 @@ static int read_varint(struct mct_reader *r, const char *what, uint64_t *v)
 	return mct_fail(r, NULL, "bad %s: varint larger than 64 bits", what);
 }
 
+/* A varint of 1 to 3 bytes at p, which has 3: its length, or 0. */
+static size_t short_varint(const uint8_t *p, uint64_t *v)
+{
+	if (p[0] < 0x80) {
+		*v = p[0];
+		return 1;
+	}
+	if (p[1] < 0x80) {
+		*v = (p[0] & 0x7f) | (uint64_t)p[1] << 7;
+		return 2;
+	}
+	if (p[2] < 0x80) {
+		*v = (p[0] & 0x7f) | (uint64_t)(p[1] & 0x7f) << 7 |
+		     (uint64_t)p[2] << 14;
+		return 3;
+	}
+	return 0;
+}
+
 /*
  * A length and a message (what it is, for messages: "event" and "event
  * length"): 1 with it in msg, 0 at the end, or -1.
@@ -135,11 +156,25 @@ static int read_varint(struct mct_reader *r, const char *what, uint64_t *v)
 static int read_msg(struct mct_reader *r, const char *what,
 		    const char *what_length, const uint8_t **msg, size_t *len)
 {
-	size_t avail;
+	size_t avail, i;
 	uint64_t n;
 	int ret;
 
 	r->pos.offset = mct_in_offset(r);
+	/* fast path: a short length, and the message already read */
+	if (r->bin->fast) {
+		*msg = mct_in_peek(r, 10, &avail);
+		if (!*msg)
+			return -1;
+		n = 0;
+		i = avail >= 3 ? short_varint(*msg, &n) : 0;
+		if (i && n <= MCT_MSG_MAX && n <= avail - i) {
+			*msg += i;
+			*len = n;
+			mct_in_skip(r, i + n);
+			return 1;
+		}
+	}
 	ret = read_varint(r, what_length, &n);
 	if (ret <= 0)
 		return ret;
@@ -229,6 +264,7 @@ int mct_bin_open(struct mct_reader *r)
 	if (!b)
 		return mct_fail(r, NULL, "out of memory");
 	b->alloc = (ProtobufCAllocator){ arena_alloc, arena_free, &b->arena };
+	b->fast = mct_fastpb_enabled();
 	p = mct_in_peek(r, sizeof(magic), &avail);
 	if (!p)
 		return -1;
@@ -286,17 +322,18 @@ static int define_name(struct mct_reader *r, const Mct__Name *n)
 				"%" PRIu32,
 				space_names[n->space], n->id, t->nr);
 	len = strlen(n->name);
-	mct_show(shown, sizeof(shown), n->name, len);
 	if (!mct_valid_ident(n->name, len))
 		return mct_fail(r, "name",
 				"bad identifier %s: expected 1 to %d of "
 				"A-Z a-z 0-9 _ . : -",
-				shown, MCT_ID_MAX);
+				mct_show(shown, sizeof(shown), n->name, len),
+				MCT_ID_MAX);
 	id = mct_strtab_find(t, n->name, len);
 	if (id != MCT_NO_ID)
-		return mct_fail(r, "name",
-				"%s %s already defined as id %" PRIu32,
-				space_names[n->space], shown, id);
+		return mct_fail(
+			r, "name", "%s %s already defined as id %" PRIu32,
+			space_names[n->space],
+			mct_show(shown, sizeof(shown), n->name, len), id);
 	if (mct_strtab_add(t, n->name, len) == MCT_NO_ID)
 		return mct_fail(r, NULL, "out of memory");
 	return 0;
@@ -505,6 +542,14 @@ int mct_bin_next(struct mct_reader *r, struct mct_event *ev)
 		ret = read_msg(r, "event", "event length", &msg, &len);
 		if (ret <= 0)
 			return ret;
+		if (b->fast) {
+			ret = mct_fastpb_event(r, msg, len, ev, b->comm);
+			r->nr_fastpb += ret != MCT_FASTPB_SLOW;
+			if (ret == MCT_FASTPB_EVENT)
+				return 1;
+			if (ret == MCT_FASTPB_NAME)
+				continue;
+		}
 		arena_reset(&b->arena);
 		e = mct__event__unpack(&b->alloc, len, msg);
 		if (!e)
@@ -624,11 +669,13 @@ static int written_id(struct mct_writer *w, enum mct_space sp, const char *name,
 	Mct__Name n = MCT__NAME__INIT;
 	Mct__Event e = MCT__EVENT__INIT;
 	size_t len = strlen(name);
+	uint32_t old;
 
-	*id = mct_strtab_find(t, name, len);
-	if (*id != MCT_NO_ID)
+	*id = mct_strtab_add_new(t, name, len, &old);
+	if (old != MCT_NO_ID) {
+		*id = old;
 		return 0;
-	*id = mct_strtab_add(t, name, len);
+	}
 	if (*id == MCT_NO_ID) {
 		errno = ENOMEM;
 		return -1;

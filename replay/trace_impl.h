@@ -14,7 +14,8 @@
 struct mct_strtab {
 	const char **names; /* by id */
 	uint32_t nr;
-	uint32_t *slots; /* hash table of id + 1; 0 = empty */
+	uint32_t room;	 /* of names: at most 3/4 of the slots */
+	uint64_t *slots; /* open addressing: hash << 32 | id + 1; 0 = empty */
 	uint32_t mask;
 	struct mct_pool *pool; /* storage of the names */
 };
@@ -22,9 +23,32 @@ struct mct_strtab {
 uint32_t mct_strtab_find(const struct mct_strtab *t, const char *s, size_t len);
 /* Adds a name not in t; returns its id, or MCT_NO_ID when out of memory. */
 uint32_t mct_strtab_add(struct mct_strtab *t, const char *s, size_t len);
+/*
+ * Adds s unless t has it, hashing and probing once: its new id, or
+ * MCT_NO_ID with *old its id in t (MCT_NO_ID when out of memory).
+ */
+uint32_t mct_strtab_add_new(struct mct_strtab *t, const char *s, size_t len,
+			    uint32_t *old);
 void mct_strtab_free(struct mct_strtab *t);
 
 bool mct_valid_ident(const char *s, size_t len);
+
+/* mct_valid_ident(), inline for the decoders: 1 to MCT_ID_MAX of
+ * A-Z a-z 0-9 _ . : - */
+static inline bool mct_ident_ok(const char *s, size_t len)
+{
+	if (len < 1 || len > MCT_ID_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = (uint8_t)s[i];
+
+		if (!((uint8_t)((c | 0x20) - 'a') < 26 ||
+		      (uint8_t)(c - '0') < 10 || c == '_' || c == '.' ||
+		      c == ':' || c == '-'))
+			return false;
+	}
+	return true;
+}
 /* NULL when s may be a string of the trace, else what is wrong with it. */
 const char *mct_str_problem(const char *s);
 /* s[0..len) quoted for a message, escaped and shortened: buf, size >= 96. */
@@ -46,6 +70,7 @@ struct mct_reader {
 	struct mct_text_reader *text; /* set when the content is text */
 	struct mct_bin_reader *bin;   /* set when it is binary */
 	uint64_t nr_events;
+	uint64_t nr_fastpb; /* binary messages the fast path decoded */
 	bool failed;
 	char err[512];
 };
@@ -70,6 +95,20 @@ void mct_text_close(struct mct_reader *r);
 int mct_bin_open(struct mct_reader *r);
 int mct_bin_next(struct mct_reader *r, struct mct_event *ev);
 void mct_bin_close(struct mct_reader *r);
+
+/*
+ * trace_fastpb.c: the binary reader's fast path.  mct_fastpb_event()
+ * decodes the Event message p[0..len) by hand: MCT_FASTPB_EVENT with ev
+ * filled in (comm, of MCT_STR_MAX + 1 bytes, holds an mm's comm), or
+ * MCT_FASTPB_NAME when it was a Name, now defined.  MCT_FASTPB_SLOW: it
+ * changed nothing, and protobuf-c must decode the message - anything
+ * irregular or wrong, so that results and errors are protobuf-c's.
+ */
+enum { MCT_FASTPB_SLOW = -1, MCT_FASTPB_NAME = 0, MCT_FASTPB_EVENT = 1 };
+int mct_fastpb_event(struct mct_reader *r, const uint8_t *p, size_t len,
+		     struct mct_event *ev, char *comm);
+/* False when MCT_NO_FASTPB is set to anything but "" or "0". */
+bool mct_fastpb_enabled(void);
 
 struct mct_writer {
 	FILE *f;

@@ -102,15 +102,40 @@ struct mct_pool {
 	char data[POOL_SIZE];
 };
 
+static uint64_t load32(const char *s)
+{
+	uint32_t w;
+
+	memcpy(&w, s, 4);
+	return w;
+}
+
+/*
+ * A 32-bit hash of s[0..len), 8 bytes at a time.  A slot keeps the whole
+ * hash of its name: a lookup compares strings only when the hashes are
+ * equal, and growing the table never looks at the names.
+ */
 static uint32_t hash(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
 
-	while (len--) {
-		h ^= (uint8_t)*s++;
-		h *= 16777619u;
+	for (; len >= 8; s += 8, len -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 29;
 	}
-	return h;
+	if (len) {
+		/* 1 to 7 bytes: two loads that may overlap */
+		if (len >= 4)
+			w = load32(s) | load32(s + len - 4) << 32;
+		else
+			w = (uint8_t)s[0] | (uint64_t)(uint8_t)s[len / 2] << 8 |
+			    (uint64_t)(uint8_t)s[len - 1] << 16;
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 29;
+	}
+	h *= 0x94d049bb133111ebull;
+	return h ^ h >> 32;
 }
 
 static bool name_is(const char *name, const char *s, size_t len)
@@ -118,49 +143,64 @@ static bool name_is(const char *name, const char *s, size_t len)
 	return !strncmp(name, s, len) && !name[len];
 }
 
-uint32_t mct_strtab_find(const struct mct_strtab *t, const char *s, size_t len)
+/* The id of s, whose hash is h, or MCT_NO_ID with *slot where it would go. */
+static uint32_t strtab_probe(const struct mct_strtab *t, const char *s,
+			     size_t len, uint32_t h, uint32_t *slot)
 {
 	uint32_t i;
+	uint64_t e;
 
-	if (!t->slots)
-		return MCT_NO_ID;
-	for (i = hash(s, len) & t->mask; t->slots[i]; i = (i + 1) & t->mask)
-		if (name_is(t->names[t->slots[i] - 1], s, len))
-			return t->slots[i] - 1;
+	for (i = h & t->mask; (e = t->slots[i]); i = (i + 1) & t->mask)
+		if ((uint32_t)(e >> 32) == h &&
+		    name_is(t->names[(uint32_t)e - 1], s, len))
+			return (uint32_t)e - 1;
+	*slot = i;
 	return MCT_NO_ID;
 }
 
-static void strtab_insert(struct mct_strtab *t, uint32_t id)
+uint32_t mct_strtab_find(const struct mct_strtab *t, const char *s, size_t len)
 {
-	const char *s = t->names[id];
-	uint32_t i = hash(s, strlen(s)) & t->mask;
+	uint32_t slot;
+
+	if (!t->slots)
+		return MCT_NO_ID;
+	return strtab_probe(t, s, len, hash(s, len), &slot);
+}
+
+/* The first free slot on the way of hash h. */
+static uint32_t strtab_free_slot(const struct mct_strtab *t, uint32_t h)
+{
+	uint32_t i = h & t->mask;
 
 	while (t->slots[i])
 		i = (i + 1) & t->mask;
-	t->slots[i] = id + 1;
+	return i;
 }
 
-/* Keeps the table at most half full; names has room for nr_slots / 2. */
+/* Doubles the table, which is at most 3/4 full; names has room for that. */
 static int strtab_grow(struct mct_strtab *t)
 {
-	uint32_t n = t->slots ? (t->mask + 1) * 2 : 64, id;
-	uint32_t *slots;
+	uint64_t n = t->slots ? ((uint64_t)t->mask + 1) * 2 : 64, i;
+	uint64_t *slots, *old = t->slots;
+	uint64_t old_n = old ? (uint64_t)t->mask + 1 : 0;
 	const char **names;
 
 	if (n > 1u << 31)
 		return -1;
-	names = realloc(t->names, n / 2 * sizeof(*names));
+	names = realloc(t->names, n / 4 * 3 * sizeof(*names));
 	if (!names)
 		return -1;
 	t->names = names;
 	slots = calloc(n, sizeof(*slots));
 	if (!slots)
 		return -1;
-	free(t->slots);
 	t->slots = slots;
 	t->mask = n - 1;
-	for (id = 0; id < t->nr; id++)
-		strtab_insert(t, id);
+	t->room = n / 4 * 3;
+	for (i = 0; i < old_n; i++)
+		if (old[i])
+			slots[strtab_free_slot(t, old[i] >> 32)] = old[i];
+	free(old);
 	return 0;
 }
 
@@ -184,20 +224,41 @@ static char *pool_dup(struct mct_strtab *t, const char *s, size_t len)
 	return copy;
 }
 
-uint32_t mct_strtab_add(struct mct_strtab *t, const char *s, size_t len)
+/* Adds s, whose hash is h, at the free slot (a new one after a grow). */
+static uint32_t strtab_put(struct mct_strtab *t, const char *s, size_t len,
+			   uint32_t h, uint32_t slot)
 {
 	char *copy;
 
 	if (len >= POOL_SIZE)
 		return MCT_NO_ID;
-	if ((!t->slots || t->nr + 1 > (t->mask + 1) / 2) && strtab_grow(t))
-		return MCT_NO_ID;
+	if (t->nr >= t->room) {
+		if (strtab_grow(t))
+			return MCT_NO_ID;
+		slot = strtab_free_slot(t, h);
+	}
 	copy = pool_dup(t, s, len);
 	if (!copy)
 		return MCT_NO_ID;
 	t->names[t->nr] = copy;
-	strtab_insert(t, t->nr);
+	t->slots[slot] = (uint64_t)h << 32 | (t->nr + 1);
 	return t->nr++;
+}
+
+uint32_t mct_strtab_add(struct mct_strtab *t, const char *s, size_t len)
+{
+	uint32_t h = hash(s, len);
+
+	return strtab_put(t, s, len, h, t->slots ? strtab_free_slot(t, h) : 0);
+}
+
+uint32_t mct_strtab_add_new(struct mct_strtab *t, const char *s, size_t len,
+			    uint32_t *old)
+{
+	uint32_t h = hash(s, len), slot = 0;
+
+	*old = t->slots ? strtab_probe(t, s, len, h, &slot) : MCT_NO_ID;
+	return *old == MCT_NO_ID ? strtab_put(t, s, len, h, slot) : MCT_NO_ID;
 }
 
 void mct_strtab_free(struct mct_strtab *t)
@@ -215,23 +276,9 @@ void mct_strtab_free(struct mct_strtab *t)
 
 /* ---- Validation shared by the codecs ---- */
 
-static bool ident_char(uint8_t c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' ||
-	       c == '-';
-}
-
 bool mct_valid_ident(const char *s, size_t len)
 {
-	size_t i;
-
-	if (len < 1 || len > MCT_ID_MAX)
-		return false;
-	for (i = 0; i < len; i++)
-		if (!ident_char(s[i]))
-			return false;
-	return true;
+	return mct_ident_ok(s, len);
 }
 
 const char *mct_str_problem(const char *s)

@@ -10,6 +10,8 @@ function(mapcount_test name)
 endfunction()
 
 mapcount_test(test_trace_io)
+mapcount_test(test_fastpb)
+target_link_libraries(test_fastpb PRIVATE mcsynth)
 mapcount_test(test_golden)
 mapcount_test(test_invariants)
 mapcount_test(test_scenarios)
