@@ -18,13 +18,18 @@
 #include "jobs.h"
 #include "mapcountd.h"
 #include "policies.h"
+#include "rcache.h"
 #include "store.h"
 
 #define FOLIOS_MAX 1000
 
 enum MHD_Result h_policies(struct MHD_Connection *c, struct req *rq)
 {
-	return reply_json(c, rq, 200, policies_json());
+	enum MHD_Result ret;
+
+	if (cache_hit(c, rq, RC_SCOPE_STATIC, &ret, "policies"))
+		return ret;
+	return reply_cacheable(c, rq, policies_json());
 }
 
 /* The trace of rq->id, or an answer already queued (404, 500). */
@@ -194,22 +199,31 @@ enum MHD_Result h_replays_of_trace(struct MHD_Connection *c, struct req *rq)
 	struct store_trace t;
 	enum MHD_Result ret;
 
-	if (load_trace(c, rq, &t, &ret))
+	if (cache_hit(c, rq, rq->id, &ret, "trace/%lld/replays",
+		      (long long)rq->id) ||
+	    load_trace(c, rq, &t, &ret))
 		return ret;
-	return reply_json(c, rq, 200,
-			  json_pack("{s:I,s:o}", "trace", (json_int_t)t.id,
-				    "replays", store_replays_of_trace(t.id)));
+	return reply_cacheable(c, rq,
+			       json_pack("{s:I,s:o}", "trace", (json_int_t)t.id,
+					 "replays",
+					 store_replays_of_trace(t.id)));
 }
 
 enum MHD_Result h_replay_get(struct MHD_Connection *c, struct req *rq)
 {
 	struct store_replay r;
 	uint64_t done, total;
-	bool running = false, live;
+	bool running = false, live, cacheable;
 	const char *status;
 	json_t *o, *params, *result = json_null();
-	int ret = store_replay_get(rq->id, &r);
+	enum MHD_Result hit;
+	int ret;
 
+	/* the scope, its trace, is known once the row is read */
+	if (cache_hit(c, rq, RC_SCOPE_STATIC, &hit, "replay/%lld",
+		      (long long)rq->id))
+		return hit;
+	ret = store_replay_get(rq->id, &r);
 	if (ret == 1)
 		return reply_error(c, rq, 404, "not found", "no replay %lld",
 				   (long long)rq->id);
@@ -258,8 +272,14 @@ enum MHD_Result h_replay_get(struct MHD_Connection *c, struct req *rq)
 		"finished", r.finished[0] ? r.finished : NULL, "seconds",
 		r.finished[0] ? json_real(r.seconds) : json_null(), "attempts",
 		r.attempts, "error", r.error, "result", result);
+	/* finished, and no more in the workers' hands: it changes only by a
+	 * write to its trace (a result cached again, a delete) */
+	cacheable = !live &&
+		    (!strcmp(r.status, "done") || !strcmp(r.status, "failed"));
+	rq->cscope = r.trace_id;
 	store_replay_free(&r);
-	return reply_json(c, rq, 200, o);
+	return cacheable ? reply_cacheable(c, rq, o)
+			 : reply_json(c, rq, 200, o);
 }
 
 enum MHD_Result h_comparison(struct MHD_Connection *c, struct req *rq)
@@ -269,15 +289,22 @@ enum MHD_Result h_comparison(struct MHD_Connection *c, struct req *rq)
 	enum MHD_Result ret;
 	uint32_t n, arch;
 	json_t *doc;
-	char *params;
+	char *params, *key;
 	int64_t id;
+	bool hit;
 
-	if (parse_query(c, rq, pols, &n, &arch, &ret) ||
-	    load_trace(c, rq, &t, &ret))
+	if (parse_query(c, rq, pols, &n, &arch, &ret))
+		return ret;
+	key = policies_key(pols, n);
+	hit = key && cache_hit(c, rq, rq->id, &ret,
+			       "trace/%lld/comparison?arch=%u&policies=%s",
+			       (long long)rq->id, arch, key);
+	free(key);
+	if (hit || load_trace(c, rq, &t, &ret))
 		return ret;
 	doc = cached_report(&t, pols, n, arch);
 	if (doc)
-		return reply_json(c, rq, 200, doc);
+		return reply_cacheable(c, rq, doc);
 	params = jobs_params(JOB_REPLAY, pols, n, NULL);
 	id = params ? store_replay_find(t.id, "replay", params, arch, true) : 0;
 	free(params);
@@ -310,7 +337,8 @@ static enum MHD_Result folio_view(struct MHD_Connection *c, struct req *rq,
 	uint32_t n, arch;
 	int64_t limit = 50, id;
 	json_t *doc = NULL;
-	char *params;
+	char *params, *key;
+	bool hit;
 
 	if (kind == JOB_HISTORY && !folio_ident(rq->folio))
 		return reply_error(
@@ -332,7 +360,20 @@ static enum MHD_Result folio_view(struct MHD_Connection *c, struct req *rq,
 					   "sort '%s': expected disagreement",
 					   sort);
 	}
-	if (load_trace(c, rq, &t, &ret))
+	key = policies_key(pols, n);
+	hit = key &&
+	      (kind == JOB_FOLIOS
+		       ? cache_hit(c, rq, rq->id, &ret,
+				   "trace/%lld/folios?arch=%u&limit=%lld&"
+				   "policies=%s",
+				   (long long)rq->id, arch, (long long)limit,
+				   key)
+		       : cache_hit(c, rq, rq->id, &ret,
+				   "trace/%lld/folios/%s/history?arch=%u&"
+				   "policies=%s",
+				   (long long)rq->id, rq->folio, arch, key));
+	free(key);
+	if (hit || load_trace(c, rq, &t, &ret))
 		return ret;
 	if (t.events <= cfg.sync_limit) {
 		struct analysis a = { .trace = &t,
@@ -348,7 +389,7 @@ static enum MHD_Result folio_view(struct MHD_Connection *c, struct req *rq,
 					   a.status == 404 ? "not found"
 							   : "replay failed",
 					   "%s", a.err);
-		return reply_json(c, rq, 200, doc);
+		return reply_cacheable(c, rq, doc);
 	}
 	params = jobs_params(kind, pols, n, rq->folio);
 	if (!params)
@@ -367,7 +408,7 @@ static enum MHD_Result folio_view(struct MHD_Connection *c, struct req *rq,
 		free(params);
 		while (list && json_array_size(list) > (size_t)limit)
 			json_array_remove(list, json_array_size(list) - 1);
-		return reply_json(c, rq, 200, doc);
+		return reply_cacheable(c, rq, doc);
 	}
 	id = store_replay_find(t.id, job_kind_name(kind), params, arch, true);
 	free(params);

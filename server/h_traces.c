@@ -23,6 +23,7 @@
 #include "ingest.h"
 #include "jobs.h"
 #include "mapcountd.h"
+#include "rcache.h"
 #include "store.h"
 
 #define NAME_MAX_LEN 512
@@ -277,28 +278,39 @@ enum MHD_Result h_traces_list(struct MHD_Connection *c, struct req *rq)
 	int64_t offset = query_uint(c, "offset", 0, INT64_MAX / 2);
 	json_t *list;
 
+	enum MHD_Result ret;
+
 	if (limit < 0 || offset < 0)
 		return reply_error(c, rq, 400, "bad request",
 				   "limit (at most 1000) and offset must be "
 				   "unsigned numbers");
+	if (cache_hit(c, rq, RC_SCOPE_LIST, &ret,
+		      "traces?limit=%lld&offset=%lld", (long long)limit,
+		      (long long)offset))
+		return ret;
 	list = store_trace_list(limit, offset);
 	if (!list)
 		return reply_error(c, rq, 500, "database error",
 				   "cannot list traces");
-	return reply_json(c, rq, 200, list);
+	return reply_cacheable(c, rq, list);
 }
 
 enum MHD_Result h_trace_get(struct MHD_Connection *c, struct req *rq)
 {
-	sqlite3 *db = store_get();
-	json_t *t = db ? store_trace_json(db, rq->id) : NULL;
+	enum MHD_Result ret;
+	sqlite3 *db;
+	json_t *t;
 
+	if (cache_hit(c, rq, rq->id, &ret, "trace/%lld", (long long)rq->id))
+		return ret;
+	db = store_get();
+	t = db ? store_trace_json(db, rq->id) : NULL;
 	store_put(db);
 	if (!t)
 		return reply_error(c, rq, 404, "not found", "no trace %lld",
 				   (long long)rq->id);
 	json_object_set_new(t, "replays", store_replays_of_trace(rq->id));
-	return reply_json(c, rq, 200, t);
+	return reply_cacheable(c, rq, t);
 }
 
 enum MHD_Result h_trace_delete(struct MHD_Connection *c, struct req *rq)

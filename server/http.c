@@ -4,12 +4,13 @@
  * static files, /healthz and /metrics.
  *
  * An internal thread pool polls with epoll; handlers answer from the
- * database or queue work for the replay workers, and uploads are stored
- * by the ingest threads while their connection is suspended, so no HTTP
- * thread ever replays or parses a trace.
+ * response cache (rcache.c) or the database, or queue work for the replay
+ * workers, and uploads are stored by the ingest threads while their
+ * connection is suspended, so no HTTP thread ever replays or parses a
+ * trace.
  *
  * Hostile clients (docs/reliability.md): libmicrohttpd bounds a request's
- * header (431 beyond 128 KiB) and closes idle connections (--timeout); a
+ * header (431 beyond 32 KiB) and closes idle connections (--timeout); a
  * request's header must arrive within --header-timeout of the
  * connection's start or of the previous request's end (+ --timeout), else
  * the reaper thread shuts the socket down: one byte a second keeps no
@@ -25,6 +26,7 @@
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +37,17 @@
 
 #include "mapcountd.h"
 #include "metrics.h"
+#include "rcache.h"
 #include "store.h"
 
 #define BODY_MAX (64 * 1024)
+/*
+ * The memory pool of a connection: its request's header must fit (431
+ * beyond).  libmicrohttpd zeroes the whole pool after every request of a
+ * kept-alive connection, so its size is paid on every request: at 128 KiB
+ * that memset was the largest cost of a cached answer.
+ */
+#define CONN_MEMORY (32 * 1024)
 
 static struct MHD_Daemon *daemon_;
 
@@ -79,9 +89,11 @@ enum MHD_Result reply(struct MHD_Connection *c, struct req *rq,
 			MHD_add_response_header(
 				resp, "Access-Control-Allow-Origin", origin);
 	}
+	/* with an ETag: stored, but revalidated (If-None-Match) every time */
 	if (rq && rq->route && !strncmp(rq->route, "/api", 4))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-					"no-store");
+					rq->revalidate ? "no-cache"
+						       : "no-store");
 	if (status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					"Bearer");
@@ -92,31 +104,37 @@ enum MHD_Result reply(struct MHD_Connection *c, struct req *rq,
 	return ret;
 }
 
-enum MHD_Result reply_json(struct MHD_Connection *c, struct req *rq,
-			   unsigned int status, json_t *body)
+/* body as text with a final newline, like the CLI (consumes body). */
+static char *dump(json_t *body, size_t *len)
 {
 	char *text =
 		body ? json_dumps(body, JSON_INDENT(1) | JSON_REAL_PRECISION(6))
 		     : NULL;
-	size_t len = text ? strlen(text) : 0;
-	struct MHD_Response *resp;
+	char *t;
 
 	json_decref(body);
 	if (!text)
-		return MHD_NO;
-	text[len] = 0;
-	/* a final newline, like the CLI */
-	{
-		char *t = realloc(text, len + 2);
-
-		if (!t) {
-			free(text);
-			return MHD_NO;
-		}
-		text = t;
-		text[len++] = '\n';
-		text[len] = 0;
+		return NULL;
+	*len = strlen(text);
+	t = realloc(text, *len + 2);
+	if (!t) {
+		free(text);
+		return NULL;
 	}
+	t[(*len)++] = '\n';
+	t[*len] = 0;
+	return t;
+}
+
+enum MHD_Result reply_json(struct MHD_Connection *c, struct req *rq,
+			   unsigned int status, json_t *body)
+{
+	struct MHD_Response *resp;
+	size_t len;
+	char *text = dump(body, &len);
+
+	if (!text)
+		return MHD_NO;
 	resp = MHD_create_response_from_buffer(len, text,
 					       MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
@@ -124,6 +142,147 @@ enum MHD_Result reply_json(struct MHD_Connection *c, struct req *rq,
 		return MHD_NO;
 	}
 	return reply(c, rq, status, resp, "application/json");
+}
+
+/* ---- the response cache ---- */
+
+/* Does an If-None-Match list name etag (weak comparison, RFC 9110)? */
+static bool etag_match(const char *list, const char *etag)
+{
+	size_t n = strlen(etag);
+
+	while (*list) {
+		const char *end;
+
+		while (*list == ' ' || *list == '\t' || *list == ',')
+			list++;
+		if (*list == '*')
+			return true;
+		if (!strncmp(list, "W/", 2))
+			list += 2;
+		if (*list != '"')
+			return false;
+		end = strchr(list + 1, '"');
+		if (!end)
+			return false;
+		if ((size_t)(end + 1 - list) == n && !strncmp(list, etag, n))
+			return true;
+		list = end + 1;
+	}
+	return false;
+}
+
+static void entry_done(void *cls)
+{
+	rcache_unref(cls);
+}
+
+/* 200 with the body of e (its reference is the response's), or 304. */
+static enum MHD_Result reply_entry(struct MHD_Connection *c, struct req *rq,
+				   struct rc_entry *e)
+{
+	const char *inm = MHD_lookup_connection_value(
+		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	struct MHD_Response *resp;
+	const char *body;
+	char etag[32];
+	size_t len;
+
+	if (!e)
+		return MHD_NO;
+	rq->revalidate = true;
+	if (inm && etag_match(inm, rcache_etag(e))) {
+		resp = MHD_create_response_from_buffer(0, (void *)"",
+						       MHD_RESPMEM_PERSISTENT);
+		if (resp)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG,
+						rcache_etag(e));
+		rcache_unref(e);
+		return reply(c, rq, 304, resp, NULL);
+	}
+	snprintf(etag, sizeof(etag), "%s", rcache_etag(e));
+	body = rcache_body(e, &len);
+#if MHD_VERSION >= 0x00097302
+	/* the body stays in the entry: the response holds a reference */
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(
+		len, (void *)body, entry_done, e);
+	if (!resp) {
+		rcache_unref(e);
+		return MHD_NO;
+	}
+#else
+	resp = MHD_create_response_from_buffer(len, (void *)body,
+					       MHD_RESPMEM_MUST_COPY);
+	rcache_unref(e);
+	if (!resp)
+		return MHD_NO;
+#endif
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	return reply(c, rq, 200, resp, "application/json");
+}
+
+bool cache_hit(struct MHD_Connection *c, struct req *rq, int64_t scope,
+	       enum MHD_Result *ret, const char *fmt, ...)
+{
+	struct rc_entry *e;
+	va_list ap;
+	int n;
+
+	free(rq->ckey);
+	va_start(ap, fmt);
+	n = vasprintf(&rq->ckey, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		rq->ckey = NULL;
+		return false;
+	}
+	rq->cscope = scope;
+	e = rcache_get(rq->ckey);
+	if (e) {
+		*ret = reply_entry(c, rq, e);
+		return true;
+	}
+	rq->cticket = rcache_ticket();
+	return false;
+}
+
+enum MHD_Result reply_cacheable(struct MHD_Connection *c, struct req *rq,
+				json_t *body)
+{
+	struct MHD_Response *resp;
+	size_t len;
+	char *text = dump(body, &len);
+
+	if (!text)
+		return MHD_NO;
+	if (rq->ckey)
+		return reply_entry(c, rq,
+				   rcache_put(rq->ckey, rq->cscope, rq->cticket,
+					      text, len));
+	/* no key (out of memory): no cache, no ETag */
+	resp = MHD_create_response_from_buffer(len, text,
+					       MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	return reply(c, rq, 200, resp, "application/json");
+}
+
+char *policies_key(const struct mc_policy *const *p, uint32_t n)
+{
+	size_t len = 1, o = 0;
+	char *k;
+
+	for (uint32_t i = 0; i < n; i++)
+		len += strlen(p[i]->name) + 1;
+	k = malloc(len);
+	if (!k)
+		return NULL;
+	k[0] = 0;
+	for (uint32_t i = 0; i < n; i++)
+		o += (size_t)sprintf(k + o, "%s%s", i ? "," : "", p[i]->name);
+	return k;
 }
 
 enum MHD_Result reply_error(struct MHD_Connection *c, struct req *rq,
@@ -354,7 +513,10 @@ static bool match(const char *pattern, const char *url, int64_t *id,
 	const char *p = pattern, *u = url;
 
 	while (*p && *u) {
-		if (!strncmp(p, "{id}", 4)) {
+		if (*p != '{') {
+			if (*p++ != *u++)
+				return false;
+		} else if (!strncmp(p, "{id}", 4)) {
 			char *end;
 			long long v;
 
@@ -377,7 +539,7 @@ static bool match(const char *pattern, const char *url, int64_t *id,
 			*folio = strndup(u, n);
 			u += n;
 			p += 7;
-		} else if (*p++ != *u++) {
+		} else {
 			return false;
 		}
 	}
@@ -496,7 +658,9 @@ static enum MHD_Result preflight(struct MHD_Connection *c, struct req *rq,
 
 struct ctrack {
 	int fd;
-	double deadline; /* the header of a request is due by then; 0: none */
+	/* the header of a request is due by then; 0: none (set without
+	 * ct_lock, on every request) */
+	_Atomic double deadline;
 	bool cut;
 	struct ctrack *prev, *next;
 };
@@ -555,11 +719,9 @@ static void header_due(struct MHD_Connection *c, double deadline)
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct ctrack *t = i ? i->socket_context : NULL;
 
-	if (!t)
-		return;
-	pthread_mutex_lock(&ct_lock);
-	t->deadline = deadline;
-	pthread_mutex_unlock(&ct_lock);
+	if (t)
+		atomic_store_explicit(&t->deadline, deadline,
+				      memory_order_relaxed);
 }
 
 static void *reaper_main(void *arg)
@@ -578,7 +740,10 @@ static void *reaper_main(void *arg)
 		pthread_cond_timedwait(&ct_cond, &ct_lock, &ts);
 		now = srv_mono();
 		for (struct ctrack *t = ct_head; t; t = t->next) {
-			if (t->cut || !t->deadline || now < t->deadline)
+			double due = atomic_load_explicit(&t->deadline,
+							  memory_order_relaxed);
+
+			if (t->cut || !due || now < due)
 				continue;
 			/* libmicrohttpd sees the end of the stream and
 			 * closes the connection itself */
@@ -729,6 +894,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		metrics_request(rq->route, rq->method, rq->status,
 				srv_mono() - rq->t0);
 	upload_free(rq->up);
+	free(rq->ckey);
 	free(rq->folio);
 	free(rq->body);
 	free(rq);
@@ -773,7 +939,7 @@ int http_start(char *err, size_t errlen)
 		(struct sockaddr *)&cfg.sa, MHD_OPTION_THREAD_POOL_SIZE,
 		cfg.http_threads, MHD_OPTION_CONNECTION_TIMEOUT,
 		cfg.conn_timeout, MHD_OPTION_CONNECTION_LIMIT, 1000u,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 		MHD_OPTION_NOTIFY_CONNECTION, notify_conn, NULL,

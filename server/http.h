@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "engine.h"
+
 struct req;
 struct upload;
 typedef enum MHD_Result (*handler_fn)(struct MHD_Connection *c, struct req *rq);
@@ -27,10 +29,28 @@ struct req {
 	size_t body_len;
 	/* POST /api/traces */
 	struct upload *up;
+	/* the response cache: the key of a cacheable answer (cache_hit()) */
+	char *ckey;
+	int64_t cscope;
+	uint64_t cticket;
+	bool revalidate; /* has an ETag: Cache-Control no-cache */
 };
 
 enum MHD_Result reply_json(struct MHD_Connection *c, struct req *rq,
 			   unsigned int status, json_t *body);
+/*
+ * The response cache (rcache.h).  cache_hit() answers from the cache when
+ * it holds the key made of fmt (true, with *ret); otherwise it remembers the
+ * key and scope for reply_cacheable(), which answers 200 with body and keeps
+ * it.  Both send an ETag and answer a matching If-None-Match with 304.
+ */
+bool cache_hit(struct MHD_Connection *c, struct req *rq, int64_t scope,
+	       enum MHD_Result *ret, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+enum MHD_Result reply_cacheable(struct MHD_Connection *c, struct req *rq,
+				json_t *body);
+/* "a,b,c": the names of policies, for keys (malloc'd; NULL). */
+char *policies_key(const struct mc_policy *const *p, uint32_t n);
 enum MHD_Result reply_error(struct MHD_Connection *c, struct req *rq,
 			    unsigned int status, const char *error,
 			    const char *fmt, ...)

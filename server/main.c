@@ -7,6 +7,7 @@
  *             [--queue N] [--web-root DIR] [--plugin-dir DIR]
  *             [--http-threads N] [--timeout SECONDS] [--sync-limit EVENTS]
  *             [--header-timeout SECONDS] [--cors-origin ORIGIN]...
+ *             [--response-cache BYTES]
  *
  * Ingests traces into SQLite, replays them on worker threads and serves
  * the results as JSON (docs/api.md).  SIGTERM or SIGINT stops it cleanly:
@@ -34,6 +35,7 @@
 #include "jobs.h"
 #include "mapcountd.h"
 #include "policies.h"
+#include "rcache.h"
 #include "store.h"
 
 #ifndef MAPCOUNT_SOURCE_DIR
@@ -51,6 +53,7 @@ static int usage(FILE *out, int status)
 	      "                 [--timeout SECONDS] [--sync-limit EVENTS]\n"
 	      "                 [--header-timeout SECONDS] "
 	      "[--cors-origin ORIGIN]...\n"
+	      "                 [--response-cache BYTES]\n"
 	      "\n"
 	      "  --listen ADDR:PORT   default 127.0.0.1:8080; port 0 picks a "
 	      "free one\n"
@@ -66,7 +69,8 @@ static int usage(FILE *out, int status)
 	      "  --web-root DIR       static files (the web UI), default "
 	      "clients/web\n"
 	      "  --plugin-dir DIR     policy plug-ins\n"
-	      "  --http-threads N     HTTP thread pool, default 4\n"
+	      "  --http-threads N     HTTP thread pool, default: one per CPU, "
+	      "at least 2\n"
 	      "  --timeout SECONDS    idle connection timeout, default 60\n"
 	      "  --header-timeout SECONDS\n"
 	      "                       time a request's header may take, "
@@ -77,7 +81,11 @@ static int usage(FILE *out, int status)
 	      "none by default\n"
 	      "  --sync-limit EVENTS  folio views of traces up to this size "
 	      "are\n"
-	      "                       computed at once, default 100000\n",
+	      "                       computed at once, default 100000\n"
+	      "  --response-cache BYTES\n"
+	      "                       memory for cached answers, default 64M "
+	      "(suffixes\n"
+	      "                       K, M, G); 0 turns the cache off\n",
 	      out);
 	return status;
 }
@@ -234,6 +242,7 @@ static int parse(int argc, char **argv)
 		{ "sync-limit", required_argument, NULL, 's' },
 		{ "header-timeout", required_argument, NULL, 'R' },
 		{ "cors-origin", required_argument, NULL, 'C' },
+		{ "response-cache", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -246,11 +255,19 @@ static int parse(int argc, char **argv)
 	cfg.max_upload = 1ull << 30;
 	cfg.workers = 2;
 	cfg.queue = 64;
-	cfg.http_threads = 4;
+	/* one per CPU: more only take turns on the same cores */
+	{
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cfg.http_threads = ncpu < 2    ? 2
+				   : ncpu > 64 ? 64
+					       : (unsigned)ncpu;
+	}
 	cfg.ingest_threads = 2;
 	cfg.conn_timeout = 60;
 	cfg.header_timeout = 10;
 	cfg.sync_limit = 100000;
+	cfg.response_cache = 64ull << 20;
 	while ((c = getopt_long(argc, argv, "h", longs, &li)) != -1) {
 		switch (c) {
 		case 'l':
@@ -311,6 +328,10 @@ static int parse(int argc, char **argv)
 				    sizeof(cfg.cors) / sizeof(cfg.cors[0]))
 				goto bad;
 			cfg.cors[cfg.nr_cors++] = optarg;
+			break;
+		case 'c':
+			if (parse_uint(optarg, &cfg.response_cache, true))
+				goto bad;
 			break;
 		case 'h':
 			exit(usage(stdout, 0));
@@ -462,10 +483,12 @@ int main(int argc, char **argv)
 		jobs_requeue_pending();
 	if (cfg.load_dir)
 		load_dir(cfg.load_dir);
+	rcache_init(cfg.response_cache);
 	if (http_start(err, sizeof(err))) {
 		srv_log("%s", err);
 		jobs_stop();
 		store_close();
+		rcache_fini();
 		return 1;
 	}
 	printf("mapcountd: listening on http://%s:%u\n", cfg.host, http_port());
@@ -478,6 +501,7 @@ int main(int argc, char **argv)
 	jobs_stop();
 	http_stop();
 	store_close();
+	rcache_fini();
 	srv_log("stopped");
 	return 0;
 }

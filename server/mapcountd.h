@@ -10,6 +10,7 @@
  *   ingest.c    parse + validate + canonical binary + zstd chunks + store
  *   chunks.c    reading stored chunks back (FILE streams, downloads)
  *   store.c     SQLite: connections, migrations, queries
+ *   rcache.c    the response cache of the read-mostly GET endpoints
  *   jobs.c      the replay queue and worker threads, the ingest threads
  *   analysis.c  replays, folio histories and folio rankings
  *   policies.c  the policy registry (built-ins; plugin hook)
@@ -45,8 +46,9 @@ struct srv_config {
 	unsigned int header_timeout; /* a request's header must be in by */
 	const char *cors[16];	     /* --cors-origin: allowed origins */
 	unsigned int nr_cors;
-	uint64_t sync_limit; /* folio views of traces up to this many events
-				run on the request thread */
+	uint64_t sync_limit;	 /* folio views of traces up to this many events
+				    run on the request thread */
+	uint64_t response_cache; /* bytes of cached answers; 0: none */
 	unsigned char token_sha[32];
 	bool have_token;
 	unsigned int test_delay_ms; /* MAPCOUNTD_TEST_REPLAY_DELAY_MS */

@@ -12,6 +12,7 @@
 
 #include "jobs.h"
 #include "mapcountd.h"
+#include "rcache.h"
 
 #define MAX_SERIES 256
 
@@ -122,6 +123,7 @@ void metrics_replay(const char *kind, const char *outcome, double seconds,
 
 char *metrics_render(void)
 {
+	struct rcache_stats rs;
 	struct jobs_stats js;
 	char *buf = NULL;
 	size_t len = 0;
@@ -237,6 +239,34 @@ char *metrics_render(void)
 		"mapcountd_ingests_pending %u\n",
 		js.queued, cfg.queue, js.running, cfg.workers,
 		js.ingest_pending);
+	rcache_stats(&rs);
+	fprintf(f,
+		"# HELP mapcountd_response_cache_requests_total Lookups of the "
+		"response cache, by result.\n"
+		"# TYPE mapcountd_response_cache_requests_total counter\n"
+		"mapcountd_response_cache_requests_total{result=\"hit\"} "
+		"%llu\n"
+		"mapcountd_response_cache_requests_total{result=\"miss\"} "
+		"%llu\n"
+		"# HELP mapcountd_response_cache_evictions_total Answers "
+		"dropped from the response cache to make room.\n"
+		"# TYPE mapcountd_response_cache_evictions_total counter\n"
+		"mapcountd_response_cache_evictions_total %llu\n"
+		"# HELP mapcountd_response_cache_bytes Bytes the response "
+		"cache holds.\n"
+		"# TYPE mapcountd_response_cache_bytes gauge\n"
+		"mapcountd_response_cache_bytes %llu\n"
+		"# HELP mapcountd_response_cache_bytes_limit Bytes the "
+		"response cache may hold (--response-cache).\n"
+		"# TYPE mapcountd_response_cache_bytes_limit gauge\n"
+		"mapcountd_response_cache_bytes_limit %llu\n"
+		"# HELP mapcountd_response_cache_entries Answers in the "
+		"response cache.\n"
+		"# TYPE mapcountd_response_cache_entries gauge\n"
+		"mapcountd_response_cache_entries %llu\n",
+		(unsigned long long)rs.hits, (unsigned long long)rs.misses,
+		(unsigned long long)rs.evicted, (unsigned long long)rs.bytes,
+		(unsigned long long)rs.budget, (unsigned long long)rs.entries);
 	pthread_mutex_lock(&lock);
 	fprintf(f,
 		"# HELP mapcountd_header_timeouts_total Connections closed "

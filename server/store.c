@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "mapcountd.h"
+#include "rcache.h"
 #include "trace.h"
 
 #define POOL_MAX 64
@@ -26,6 +27,12 @@ static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static sqlite3 *pool[POOL_MAX];
 static unsigned int pool_n;
+/* What the open write transaction changes, for the response cache: trace
+ * ids and RC_SCOPE_LIST (under write_lock; none known: everything). */
+#define TOUCH_MAX 8
+static int64_t touched[TOUCH_MAX];
+static unsigned int nr_touched;
+static bool touched_all;
 
 void store_note(sqlite3 *db)
 {
@@ -336,6 +343,8 @@ sqlite3 *store_write_begin(void)
 		return NULL;
 	}
 	pthread_mutex_lock(&write_lock);
+	nr_touched = 0;
+	touched_all = false;
 	if (!writer || exec(writer, "BEGIN IMMEDIATE")) {
 		if (!writer)
 			err_rc = SQLITE_MISUSE;
@@ -345,14 +354,30 @@ sqlite3 *store_write_begin(void)
 	return writer;
 }
 
+void store_touch(int64_t scope)
+{
+	for (unsigned int i = 0; i < nr_touched; i++)
+		if (touched[i] == scope)
+			return;
+	if (nr_touched < TOUCH_MAX)
+		touched[nr_touched++] = scope;
+	else
+		touched_all = true;
+}
+
 int store_write_commit(sqlite3 *db)
 {
+	unsigned int n = touched_all ? 0 : nr_touched;
 	int ret = 0;
 
+	/* cached answers of what changes are neither served nor stored
+	 * while the COMMIT makes it visible */
+	rcache_begin(touched, n);
 	if (exec(db, "COMMIT")) {
 		rollback(db);
 		ret = -1;
 	}
+	rcache_end(touched, n);
 	pthread_mutex_unlock(&write_lock);
 	return ret;
 }
@@ -605,6 +630,8 @@ int store_trace_delete(int64_t id, int64_t *replay)
 	st = prep(db, "DELETE FROM traces WHERE id = ?");
 	if (!st)
 		goto out;
+	store_touch(RC_SCOPE_LIST);
+	store_touch(id);
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_DONE)
 		ret = sqlite3_changes(db) ? 0 : 1;
@@ -685,7 +712,7 @@ int store_results_put(const char *sha, uint32_t arch, uint64_t events,
 
 	if (!db)
 		return -1;
-	st = prep(db, "SELECT 1 FROM traces WHERE sha256 = ?");
+	st = prep(db, "SELECT id FROM traces WHERE sha256 = ?");
 	if (!st)
 		goto fail;
 	sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
@@ -694,6 +721,7 @@ int store_results_put(const char *sha, uint32_t arch, uint64_t events,
 		ret = 1;
 		goto fail;
 	}
+	store_touch(sqlite3_column_int64(st, 0));
 	sqlite3_finalize(st);
 	st = prep(db, "INSERT OR REPLACE INTO results (sha256, policy, "
 		      "policy_version, arch, events, result, created, report) "
@@ -738,6 +766,7 @@ int64_t store_replay_new(int64_t trace_id, const char *kind, const char *params,
 
 	if (!db)
 		return 0;
+	store_touch(trace_id);
 	st = prep(db, "INSERT INTO replays (trace_id, kind, params, arch, "
 		      "status, events_total, created) SELECT ?, ?, ?, ?, "
 		      "'queued', ?, ? WHERE EXISTS (SELECT 1 FROM traces WHERE "
@@ -859,6 +888,13 @@ int store_replay_update(int64_t id, const char *status, uint64_t done,
 
 	if (!db)
 		return -1;
+	st = prep(db, "SELECT trace_id FROM replays WHERE id = ?");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			store_touch(sqlite3_column_int64(st, 0));
+		sqlite3_finalize(st);
+	}
 	st = prep(
 		db,
 		"UPDATE replays SET status = coalesce(?1, status), "

@@ -40,6 +40,10 @@ void store_put(sqlite3 *db);
 
 /* The writer: takes the write lock and BEGIN IMMEDIATE; NULL on error. */
 sqlite3 *store_write_begin(void);
+/* In a write transaction: it changes what the response cache holds for
+ * scope (a trace id, or RC_SCOPE_LIST; rcache.h).  A transaction that
+ * names none invalidates every cached answer. */
+void store_touch(int64_t scope);
 /* COMMIT and unlock: 0, or -1 (rolled back). */
 int store_write_commit(sqlite3 *db);
 void store_write_rollback(sqlite3 *db);
