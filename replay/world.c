@@ -390,14 +390,14 @@ static uint64_t folio_units(const struct world *w, const struct wrec *r)
 }
 
 /* The folio's PageAnonExclusive bits. */
-static uint64_t *excl_of(struct world_folio *f)
+static const uint64_t *excl_of_const(const struct world_folio *f)
 {
 	return f->nr_pages <= 64 ? &f->excl_word : f->excl;
 }
 
-static const uint64_t *excl_of_const(const struct world_folio *f)
+static uint64_t *excl_of(struct world_folio *f)
 {
-	return f->nr_pages <= 64 ? &f->excl_word : f->excl;
+	return (uint64_t *)excl_of_const(f);
 }
 
 static bool bit_test(const uint64_t *b, uint64_t i)

@@ -14,6 +14,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "trace_assert.h"
+
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,37 +48,6 @@ static struct mct_reader *open_mode(const void *p, size_t len, FILE *f,
 	      : mct_open_mem(p, len, "t.mct", err, errlen);
 	unsetenv("MCT_NO_FASTPB");
 	return r;
-}
-
-static void assert_event_equal(const struct mct_event *a,
-			       const struct mct_event *b)
-{
-	assert_int_equal(a->kind, b->kind);
-	assert_int_equal(a->level, b->level);
-	assert_int_equal(a->type, b->type);
-	assert_int_equal(a->expect, b->expect);
-	assert_int_equal(a->flags, b->flags);
-	assert_int_equal(a->order, b->order);
-	assert_int_equal(a->mm, b->mm);
-	assert_int_equal(a->mm2, b->mm2);
-	assert_int_equal(a->folio, b->folio);
-	assert_int_equal(a->vma, b->vma);
-	assert_int_equal(a->first, b->first);
-	assert_int_equal(a->nr, b->nr);
-	assert_int_equal(a->delta, b->delta);
-	assert_int_equal(a->pfn, b->pfn);
-	assert_int_equal(a->rss_kb, b->rss_kb);
-	assert_int_equal(a->pss_kb, b->pss_kb);
-	assert_int_equal(a->uss_kb, b->uss_kb);
-	assert_int_equal(a->value, b->value);
-	assert_int_equal(a->slot[0], b->slot[0]);
-	assert_int_equal(a->slot[1], b->slot[1]);
-	assert_int_equal(a->slot_count[0], b->slot_count[0]);
-	assert_int_equal(a->slot_count[1], b->slot_count[1]);
-	assert_int_equal(a->shared, b->shared);
-	assert_int_equal(!a->comm, !b->comm);
-	if (a->comm)
-		assert_string_equal(a->comm, b->comm);
 }
 
 static void assert_str_equal(const char *a, const char *b)

@@ -89,14 +89,14 @@ static void release(void *st, const struct mc_folio *f, struct mc_ctx *c)
 	s->nr_mms = s->cap_mms = 0;
 }
 
-static struct mm_count *mms_of(struct state *s)
+static const struct mm_count *mms_of_const(const struct state *s)
 {
 	return s->mms ? s->mms : s->inl;
 }
 
-static const struct mm_count *mms_of_const(const struct state *s)
+static struct mm_count *mms_of(struct state *s)
 {
-	return s->mms ? s->mms : s->inl;
+	return (struct mm_count *)mms_of_const(s);
 }
 
 static struct mm_count *mm_find(struct state *s, uint32_t mm_id)

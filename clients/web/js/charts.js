@@ -133,35 +133,23 @@ function drawOverflow(policies) {
  * The timeline: each policy's "series" in the report (engine_timeline():
  * at most 128 points, evenly spaced over the trace) gives "events" and
  * the cumulative counts at each, of which this draws missed_reuse and
- * pss_err_max_bytes (the largest PSS error of a stat so far).  Also
- * accepts a trace-level trace.series = {events, policies: {name: {...}}}.
- * Returns false when the report has none (results cached by an older
- * mapcountd).
+ * pss_err_max_bytes (the largest PSS error of a stat so far).  Returns
+ * false when the report has none (results cached by an older mapcountd).
  */
-function drawTimeline(policies, trace) {
-  const series = policies.map((p) => {
-    const s = p.series || (trace && trace.series && trace.series.policies && trace.series.policies[p.policy]);
-    const ev = (p.series && p.series.events) || (trace && trace.series && trace.series.events);
-    return s && Array.isArray(ev) ? { p, s, ev } : null;
-  });
-  if (!series.some(Boolean)) return false;
+function drawTimeline(policies) {
   const datasets = [];
-  series.forEach((x, i) => {
-    if (!x) return;
-    const missed = x.s.missed_reuse || x.s.cow_missed_reuse;
-    const err = x.s.pss_err_bytes || x.s.stats_err_bytes || x.s.pss_err_max_bytes;
-    if (Array.isArray(missed)) {
+  policies.forEach((p, i) => {
+    const s = p.series;
+    if (!s || !Array.isArray(s.events)) return;
+    const line = (key, label, axis, dash) => {
+      if (!Array.isArray(s[key])) return;
       datasets.push({
-        label: `${x.p.policy}: missed reuses`, borderColor: colour(i), backgroundColor: colour(i),
-        data: missed.map((v, k) => ({ x: num(x.ev[k]), y: num(v) })), yAxisID: 'y', pointRadius: 0, stepped: true,
+        label: `${p.policy}: ${label}`, borderColor: colour(i), backgroundColor: colour(i), borderDash: dash,
+        data: s[key].map((v, k) => ({ x: num(s.events[k]), y: num(v) })), yAxisID: axis, pointRadius: 0, stepped: true,
       });
-    }
-    if (Array.isArray(err)) {
-      datasets.push({
-        label: `${x.p.policy}: PSS error`, borderColor: colour(i), backgroundColor: colour(i), borderDash: [5, 3],
-        data: err.map((v, k) => ({ x: num(x.ev[k]), y: num(v) })), yAxisID: 'y2', pointRadius: 0, stepped: true,
-      });
-    }
+    };
+    line('missed_reuse', 'missed reuses', 'y', []);
+    line('pss_err_max_bytes', 'PSS error', 'y2', [5, 3]);
   });
   if (!datasets.length) return false;
   draw('chart-timeline', {
@@ -180,11 +168,11 @@ function drawTimeline(policies, trace) {
   return true;
 }
 
-export function drawCharts(policies, trace) {
+export function drawCharts(policies) {
   drawMeta(policies);
   drawCow(policies);
   drawOverflow(policies);
-  const ok = drawTimeline(policies, trace);
+  const ok = drawTimeline(policies);
   const box = document.getElementById('timeline-box');
   const note = document.getElementById('timeline-note');
   if (box) box.hidden = !ok;

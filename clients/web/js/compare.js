@@ -213,7 +213,7 @@ async function load() {
     renderCounters(pols);
     if (chartsAvailable()) {
       $('#charts-missing').hidden = true;
-      drawCharts(pols, t, { reference: isReference });
+      drawCharts(pols);
     } else {
       $('#charts-missing').hidden = false;
     }
